@@ -1,0 +1,107 @@
+"""Dealerflow: the application factory."""
+
+import logging
+import os
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from app.extensions import babel, csrf, db, login_manager, migrate
+from config import Config, load_secret_key
+
+
+def _select_locale():
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    if session.get("locale"):
+        return session["locale"]
+    return request.accept_languages.best_match(["zh_CN", "zh", "en"]) or "zh_CN"
+
+
+def _configure(app: Flask, config) -> None:
+    app.config.from_object(Config)
+    if config is not None:
+        if isinstance(config, dict):
+            app.config.update(config)
+        else:
+            app.config.from_object(config)
+    app.config.from_prefixed_env("DEALERFLOW")
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"].replace(
+            "postgresql://", "postgresql+psycopg://", 1)
+    if not app.config.get("SECRET_KEY"):
+        if not (app.debug or app.testing or os.environ.get("DEALERFLOW_DEV") == "1"
+                or app.config["DATABASE_URL"].startswith("sqlite")):
+            raise RuntimeError("DEALERFLOW_SECRET_KEY must be set in production")
+        app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+
+def create_app(config=None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("DEALERFLOW_INSTANCE_PATH"))
+    _configure(app, config)
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "core.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+
+    from app import models  # noqa: F401  (register every model)
+    from app.core import web
+
+    web.install(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            web.tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+        from app.engine.runtime import configure_script_engine
+
+        configure_script_engine(app.config["SCRIPT_TIMEOUT_SECONDS"])
+
+    _register_connectors()
+    _register_blueprints(app)
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "zh_CN")
+    from app.cli import register_cli
+
+    register_cli(app)
+    from app.forms.setup import init_forms
+
+    init_forms(app)
+    return app
+
+
+def _register_connectors() -> None:
+    import app.dealers.operations  # noqa: F401  (dealers.archive)
+    import connectors.builtin  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from flask_smorest import Api
+
+    from app.audit.api import blp as audit_api
+    from app.core.api import blp as core_api
+    from app.core.views import bp as core_views
+    from app.dealers.api import blp as dealers_api
+    from app.dealers.views import bp as dealers_views
+    from app.engine.api import blp as engine_api
+    from app.files.api import blp as files_api
+    from app.jobs.api import blp as jobs_api
+    from app.tasks.api import blp as tasks_api
+    from app.tasks.views import bp as tasks_views
+    from app.admin.views import bp as admin_views
+
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api):
+        api.register_blueprint(blp, url_prefix="/api/v1")
+        csrf.exempt(blp)
+    for bp in (core_views, tasks_views, dealers_views, admin_views):
+        app.register_blueprint(bp)
+    from app.core import web
+
+    web.install_late(app)

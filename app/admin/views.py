@@ -1,0 +1,5 @@
+"""Pages for admin."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)

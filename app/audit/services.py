@@ -1,0 +1,89 @@
+"""Write and verify the hash-chained audit trail."""
+
+import hashlib
+from datetime import datetime
+
+import orjson
+from sqlalchemy import select, text
+
+from app.audit.models import AuditEvent
+from app.core.models import utcnow
+from app.extensions import db
+
+GENESIS = "0" * 64
+_PG_AUDIT_LOCK = 0x0DEA1F10
+
+
+def _canonical(event: dict) -> bytes:
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS, default=str)
+
+
+def compute_hash(prev_hash: str, fields: dict) -> str:
+    return hashlib.sha256(prev_hash.encode() + _canonical(fields)).hexdigest()
+
+
+def _fields(ev: AuditEvent) -> dict:
+    return {"at": ev.at.isoformat(timespec="microseconds"), "actor": ev.actor,
+            "action": ev.action, "target_type": ev.target_type, "target_id": ev.target_id,
+            "instance_id": ev.instance_id, "task_id": ev.task_id,
+            "process_key": ev.process_key, "dealer_id": ev.dealer_id, "details": ev.details}
+
+
+def _last_hash() -> str:
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise chain appends cluster-wide; released at commit/rollback.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    return last.scalar() or GENESIS
+
+
+def record(actor: str, action: str, *, target_type: str = "", target_id=None,
+           instance_id: int | None = None, task_id: int | None = None,
+           process_key: str | None = None, dealer_id: int | None = None,
+           details: dict | None = None, at: datetime | None = None) -> AuditEvent:
+    """Append one event to the chain in the caller's transaction."""
+    ev = AuditEvent(at=at or utcnow(), actor=actor or "system", action=action,
+                    target_type=target_type, target_id=None if target_id is None else str(target_id),
+                    instance_id=instance_id, task_id=task_id, process_key=process_key,
+                    dealer_id=dealer_id,
+                    details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS,
+                                         default=str).decode())
+    ev.prev_hash = _last_hash()
+    ev.hash = compute_hash(ev.prev_hash, _fields(ev))
+    db.session.add(ev)
+    db.session.flush()
+    return ev
+
+
+def verify_chain(batch: int = 5000) -> tuple[int, AuditEvent | None, str]:
+    """Recompute the chain; return (events checked, first broken event or None, reason)."""
+    prev, count, last_id = GENESIS, 0, 0
+    while True:
+        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
+                                  .order_by(AuditEvent.id).limit(batch)).all()
+        if not rows:
+            return count, None, ""
+        for ev in rows:
+            if ev.prev_hash != prev:
+                return count, ev, "prev_hash does not match the previous event (event removed or reordered)"
+            if compute_hash(prev, _fields(ev)) != ev.hash:
+                return count, ev, "content does not match its hash (event altered)"
+            prev, count, last_id = ev.hash, count + 1, ev.id
+
+
+def query_events(*, instance_id=None, actor=None, action=None, since=None, until=None,
+                 process_key=None, dealer_id=None, limit: int = 200, before_id=None):
+    stmt = select(AuditEvent)
+    for col, value in ((AuditEvent.instance_id, instance_id), (AuditEvent.actor, actor),
+                       (AuditEvent.action, action), (AuditEvent.process_key, process_key),
+                       (AuditEvent.dealer_id, dealer_id)):
+        if value not in (None, ""):
+            stmt = stmt.where(col == value)
+    if since:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until:
+        stmt = stmt.where(AuditEvent.at <= until)
+    if before_id:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    return db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)).all()

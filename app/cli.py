@@ -1,0 +1,116 @@
+"""Operations as ``flask`` commands (FLASK_APP=wsgi)."""
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+processes_cli = AppGroup("processes", help="Deploy and check BPMN/DMN models.")
+users_cli = AppGroup("users", help="Manage users.")
+audit_cli = AppGroup("audit", help="The audit trail.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@processes_cli.command("deploy")
+@click.argument("paths", nargs=-1)
+def deploy_cmd(paths):
+    """Deploy processes/ (or the given files/directories)."""
+    from app.core.errors import DeployError
+    from app.engine.services import deploy_directory, deploy_files, read_model_files
+
+    try:
+        results = deploy_files(read_model_files(paths), "cli") if paths else deploy_directory()
+    except DeployError as exc:
+        db.session.rollback()
+        for p in exc.problems:
+            click.echo(f"{p['file']}:{p['line'] or '?'}: [{p['element'] or '-'}] {p['message']}",
+                       err=True)
+        sys.exit(1)
+    db.session.commit()
+    for r in results:
+        click.echo(f"{r.process_key} v{r.version} {'deployed' if r.created else 'unchanged'}")
+
+
+@processes_cli.command("check")
+@click.argument("paths", nargs=-1, required=True)
+def check_cmd(paths):
+    """Validate each file on its own and print a table; exit 1 if any is rejected."""
+    from app.engine.parsing import ModelProblems
+    from app.engine.services import check_files, read_model_files
+
+    files = read_model_files(paths)
+    rejected = 0
+    click.echo(f"{'file':<28} {'result':<9} reason")
+    for name, content in files.items():
+        try:
+            bundle = check_files({name: content})
+            click.echo(f"{name:<28} {'ok':<9} processes: {', '.join(bundle.process_ids())}")
+        except ModelProblems as exc:
+            rejected += 1
+            first = exc.problems[0]
+            where = f"line {first['line']}" if first["line"] else "file"
+            element = f" [{first['element']}]" if first["element"] else ""
+            more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+            click.echo(f"{name:<28} {'rejected':<9} {where}{element}: {first['message']}{more}")
+    click.echo(f"{len(files) - rejected} deployable, {rejected} rejected")
+    sys.exit(1 if rejected else 0)
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--region", default=None)
+@click.option("--dealer-id", type=int, default=None)
+@click.option("--name", default="")
+def create_user_cmd(username, password, roles, region, dealer_id, name):
+    """Create a user with roles (repeat --role), region and dealer."""
+    from app.admin.services import create_user
+
+    user = create_user(username, password, list(roles), region=region, dealer_id=dealer_id,
+                       display_name=name, actor="cli")
+    db.session.commit()
+    click.echo(f"created {user.username} ({', '.join(user.roles)})")
+
+
+@audit_cli.command("verify")
+def verify_cmd():
+    """Recompute the hash chain; exit 0 when it holds, else name the first broken event."""
+    from app.audit.services import verify_chain
+
+    count, broken, reason = verify_chain()
+    if broken is None:
+        click.echo(f"audit chain OK: {count} events verified")
+        return
+    click.echo(f"audit chain BROKEN at event {broken.id} ({broken.action} by {broken.actor} "
+               f"at {broken.at}): {reason}; {count} events before it verified", err=True)
+    sys.exit(1)
+
+
+@demo_cli.command("seed")
+def seed_cmd():
+    """Seed regions, demo users (password 'demo') and two active dealers."""
+    from app.admin.demo import seed_demo
+
+    created = seed_demo()
+    db.session.commit()
+    click.echo(f"demo data ready ({created} users created)")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run due jobs once and exit.")
+@click.option("--id", "worker_id", default=None)
+def worker_cmd(once, worker_id):
+    """Run the job worker (APScheduler): service tasks, retries, due timers."""
+    from app.jobs.worker import run_worker
+
+    run_worker(once=once, worker_id=worker_id)
+
+
+def register_cli(app: Flask) -> None:
+    for group in (processes_cli, users_cli, audit_cli, demo_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(worker_cmd)

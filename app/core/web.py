@@ -1,0 +1,136 @@
+"""HTTP plumbing: one transaction per request, SQLite tuning, errors, JSON."""
+
+import contextvars
+from decimal import Decimal
+
+import orjson
+from flask import Flask, render_template, request
+from flask.json.provider import JSONProvider
+from marshmallow import ValidationError
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.core.errors import AppError, Conflict
+from app.extensions import db
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
+
+
+def _default(obj):
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj)
+    if hasattr(obj, "__html__") or hasattr(obj, "__str__"):
+        return str(obj)
+    raise TypeError
+
+
+def dumps(obj) -> str:
+    return orjson.dumps(obj, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class OrjsonProvider(JSONProvider):
+    def dumps(self, obj, **kwargs) -> str:
+        return dumps(obj)
+
+    def loads(self, s, **kwargs):
+        return orjson.loads(s)
+
+
+def tune_sqlite(engine, synchronous: str) -> None:
+    """WAL, busy timeout, and explicit BEGIN / BEGIN IMMEDIATE (never 'database is locked')."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def problem_response(body: dict, status: int):
+    from flask import current_app
+
+    return current_app.response_class(dumps(body), status=status,
+                                      mimetype="application/problem+json")
+
+
+def render_error(err: AppError):
+    if wants_json():
+        return problem_response(err.to_problem(), err.status)
+    return render_template("error.html", error=err), err.status
+
+
+def install(app: Flask) -> None:
+    app.json = OrjsonProvider(app)
+
+    @app.before_request
+    def _intent():
+        write_intent.set(request.method not in SAFE_METHODS)
+
+    @app.after_request
+    def _commit(response):
+        if response.status_code >= 400:
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            db.session.rollback()
+            app.logger.warning("commit failed: %s", exc)
+            return render_error(Conflict("The change conflicts with another one; try again"))
+        return response
+
+    @app.errorhandler(AppError)
+    def _app_error(err: AppError):
+        db.session.rollback()
+        return render_error(err)
+
+    @app.errorhandler(ValidationError)
+    def _marshmallow(err: ValidationError):
+        from app.core.errors import ValidationFailed
+
+        db.session.rollback()
+        messages = err.messages if isinstance(err.messages, dict) else {"_": err.messages}
+        return render_error(ValidationFailed(messages))
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return render_error(AppError("Internal error; it has been logged", code="internal",
+                                     status=500))
+
+
+def _http_error(err: HTTPException):
+    from app.core.errors import ValidationFailed
+
+    db.session.rollback()
+    if err.code == 422 and hasattr(err, "data"):
+        msgs = err.data.get("messages", {})
+        flat = {}
+        for location in msgs.values():
+            flat.update(location if isinstance(location, dict) else {"_": location})
+        return render_error(ValidationFailed(flat or msgs))
+    wrapped = AppError(err.description or err.name, code=err.name.lower().replace(" ", "_"),
+                       status=err.code)
+    return render_error(wrapped)
+
+
+def install_late(app: Flask) -> None:
+    """Register handlers that must win over those extensions (flask-smorest) install."""
+    app.register_error_handler(HTTPException, _http_error)

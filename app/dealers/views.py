@@ -1,0 +1,5 @@
+"""Pages for dealers."""
+
+from flask import Blueprint
+
+bp = Blueprint("dealers", __name__)

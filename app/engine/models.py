@@ -1,0 +1,50 @@
+"""Deployed process versions and running instances."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Model, utcnow
+
+
+class ProcessVersion(Model):
+    """One deployed version of one executable BPMN process (or DMN decision file)."""
+
+    __tablename__ = "process_version"
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+    process_key: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    bundle_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    bundle: Mapped[str] = mapped_column(Text, nullable=False)  # JSON {filename: xml}
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+    # camunda:candidateStarterGroups; empty → any staff role may start it.
+    starter_roles: Mapped[str] = mapped_column(String(255), default="")
+
+
+class ProcessInstance(Model):
+    __tablename__ = "process_instance"
+    __table_args__ = (Index("ix_instance_status_key", "status", "process_key"),)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"), nullable=False)
+    process_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default="running", nullable=False)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    business_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(255), default="")
+    subject_type: Mapped[str | None] = mapped_column(String(30))
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    region: Mapped[str | None] = mapped_column(String(20))
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False)
+    next_timer_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: data shown in lists/pages
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __mapper_args__ = {"version_id_col": lock_version}

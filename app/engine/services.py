@@ -1,0 +1,203 @@
+"""Deploying process models and persisting instances (load → step → save, one transaction)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.services import record
+from app.core.errors import Conflict, DeployError, NotFound, WorkflowError
+from app.core.models import User, utcnow
+from app.engine import runtime
+from app.engine.models import ProcessInstance, ProcessVersion
+from app.engine.parsing import ModelProblems, parse_bundle
+from app.engine.serialization import dump_workflow, load_workflow
+from app.engine.validation import Rules, validate_bundle
+from app.extensions import db
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+STAFF_EXCLUDED = {"dealer", "applicant"}
+
+
+@dataclass
+class DeployResult:
+    process_key: str
+    version: int
+    created: bool
+    filename: str
+
+
+def platform_rules() -> Rules:
+    from app.forms.setup import form_registry
+    from connectors.registry import registry
+
+    return Rules(form_exists=form_registry().has, operation=registry.get)
+
+
+def check_files(files: dict[str, bytes]):
+    """Parse and validate; return the bundle or raise ModelProblems."""
+    bundle = parse_bundle(files)
+    validate_bundle(bundle, platform_rules())
+    return bundle
+
+
+def _starter_roles(bundle, process_id: str) -> str:
+    tree = bundle.trees[bundle.process_files[process_id]]
+    found = tree.getroot().xpath("//*[local-name()='process'][@id=$id]", id=process_id)
+    value = found[0].get(f"{{{CAMUNDA_NS}}}candidateStarterGroups") if found else None
+    return ",".join(r.strip() for r in (value or "").split(",") if r.strip())
+
+
+def deploy_files(files: dict[str, bytes], actor: str) -> list[DeployResult]:
+    """Validate and deploy; a new version only where a process's content changed."""
+    try:
+        bundle = check_files(files)
+    except ModelProblems as exc:
+        raise DeployError(exc.problems) from None
+    results = []
+    for pid in bundle.process_ids():
+        names = bundle.files_for(pid)
+        contents = {n: files[n] for n in names}
+        digest = runtime.bundle_hash(contents)
+        latest = latest_version(pid, required=False)
+        if latest is not None and latest.bundle_hash == digest:
+            results.append(DeployResult(pid, latest.version, False, bundle.process_files[pid]))
+            continue
+        spec_name = bundle.parser.get_process_parser(pid).get_name() or pid
+        version = ProcessVersion(
+            process_key=pid, version=(latest.version + 1) if latest else 1, name=spec_name,
+            filename=bundle.process_files[pid], deployed_by=actor, bundle_hash=digest,
+            content_hash=runtime.bundle_hash({names[0]: files[bundle.process_files[pid]]}),
+            bundle=orjson.dumps({n: c.decode() for n, c in contents.items()}).decode(),
+            starter_roles=_starter_roles(bundle, pid))
+        db.session.add(version)
+        db.session.flush()
+        record(actor, "process.deployed", target_type="process_version", target_id=version.id,
+               process_key=pid, details={"version": version.version, "hash": digest})
+        results.append(DeployResult(pid, version.version, True, version.filename))
+    return results
+
+
+def read_model_files(paths) -> dict[str, bytes]:
+    files = {}
+    for path in paths:
+        p = Path(path)
+        targets = sorted([*p.glob("*.bpmn"), *p.glob("*.dmn")]) if p.is_dir() else [p]
+        for t in targets:
+            files[t.name] = t.read_bytes()
+    return files
+
+
+def deploy_directory(path: str | None = None, actor: str = "system") -> list[DeployResult]:
+    files = read_model_files([path or current_app.config["PROCESSES_DIR"]])
+    return deploy_files(files, actor) if files else []
+
+
+def latest_version(key: str, required: bool = True) -> ProcessVersion | None:
+    version = db.session.scalar(select(ProcessVersion).where(ProcessVersion.process_key == key)
+                                .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None and required:
+        raise NotFound(f"Process '{key}' is not deployed", code="process_not_found")
+    return version
+
+
+def latest_versions() -> list[ProcessVersion]:
+    newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
+              .group_by(ProcessVersion.process_key).subquery())
+    stmt = select(ProcessVersion).join(
+        newest, (ProcessVersion.process_key == newest.c.process_key)
+        & (ProcessVersion.version == newest.c.v)).order_by(ProcessVersion.process_key)
+    return db.session.scalars(stmt).all()
+
+
+def can_start(version: ProcessVersion, user: User) -> bool:
+    if version.starter_roles:
+        return user.has_role(*version.starter_roles.split(","), "admin")
+    return any(r not in STAFF_EXCLUDED for r in user.roles)
+
+
+_version_cache: dict[int, tuple[str, str, str]] = {}
+
+
+def clear_caches() -> None:
+    """Forget version rows (tests recreate the database; deployed rows never change)."""
+    _version_cache.clear()
+
+
+def compiled_for(version_id: int) -> runtime.CompiledProcess:
+    meta = _version_cache.get(version_id)
+    if meta is None:
+        v = db.session.get(ProcessVersion, version_id)
+        meta = (v.process_key, v.bundle_hash, v.bundle)
+        _version_cache[version_id] = meta
+    return runtime.compiled(*meta)
+
+
+def load_workflow_of(instance: ProcessInstance):
+    proc = compiled_for(instance.process_version_id)
+    return runtime.attach(load_workflow(instance.state, proc.spec, proc.subprocess_specs))
+
+
+def _engine_error(instance: ProcessInstance, exc: Exception) -> WorkflowError:
+    task = getattr(exc, "task", None)
+    element = getattr(getattr(task, "task_spec", None), "bpmn_id", None)
+    return WorkflowError(f"Process '{instance.process_key}' failed at '{element}': {exc}",
+                         details={"process": instance.process_key, "element": element})
+
+
+def run_engine(instance: ProcessInstance, workflow) -> None:
+    try:
+        workflow.do_engine_steps()
+    except Exception as exc:  # noqa: BLE001 - any script/engine failure is reported, not a 500
+        raise _engine_error(instance, exc) from exc
+
+
+def save(instance: ProcessInstance, workflow, actor: User | None) -> None:
+    """Project tasks and jobs, store the state; 409 if someone saved it first."""
+    from app.jobs.services import sync_jobs
+    from app.tasks.projection import sync_human_tasks
+
+    sync_human_tasks(instance, workflow)
+    sync_jobs(instance, workflow)
+    instance.state = dump_workflow(workflow)
+    instance.updated_at = utcnow()
+    instance.next_timer_at = runtime.next_timer_at(workflow)
+    if workflow.is_completed() and instance.status != "completed":
+        instance.status = "completed"
+        instance.completed_at = utcnow()
+        instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")
+        record(actor.username if actor else "system", "instance.completed",
+               target_type="instance", target_id=instance.id, instance_id=instance.id,
+               process_key=instance.process_key, details={"outcome": instance.outcome})
+    flush_instance()
+
+
+def flush_instance() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("The instance was changed by someone else; reload and try again",
+                       code="stale_instance") from None
+
+
+def create_instance(version: ProcessVersion, user: User, *, business_key=None, title="",
+                    region=None, subject=None) -> tuple[ProcessInstance, object]:
+    proc = compiled_for(version.id)
+    workflow = runtime.new_workflow(proc)
+    instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                               status="running", business_key=business_key, title=title,
+                               region=region, started_by_id=user.id, state="{}")
+    if subject:
+        instance.subject_type, instance.subject_id = subject
+    db.session.add(instance)
+    db.session.flush()
+    runtime.seed_data(workflow, {"initiator": user.username})
+    return instance, workflow
+
+
+def get_instance(instance_id: int) -> ProcessInstance:
+    return ProcessInstance.get_or_404(instance_id, "Instance")

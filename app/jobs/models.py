@@ -1,0 +1,43 @@
+"""Service-task jobs run by the worker, and incidents when their retries run out."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Model, utcnow
+
+
+class Job(Model):
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_due", "status", "due_at"),)
+    kind: Mapped[str] = mapped_column(String(20), default="service", nullable=False)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
+                                             index=True)
+    engine_task_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    bpmn_id: Mapped[str] = mapped_column(String(100), default="")
+    operation: Mapped[str] = mapped_column(String(100), nullable=False)
+    params: Mapped[str] = mapped_column(Text, default="{}")
+    result_variable: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="pending", nullable=False)
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5, nullable=False)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
+    result: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class Incident(Model):
+    __tablename__ = "incident"
+    job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), nullable=False, index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
+    operation: Mapped[str] = mapped_column(String(100), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open", nullable=False)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)

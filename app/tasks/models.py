@@ -1,0 +1,49 @@
+"""Human tasks projected from the engine: what inboxes query, and the approval history."""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.models import Model
+
+
+class HumanTask(Model):
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_assignee", "assignee_id", "status", "id"),
+        Index("ix_human_task_instance", "instance_id", "status"),
+    )
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
+    process_key: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(255), default="")
+    engine_task_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    bpmn_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    form_key: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str | None] = mapped_column(String(100))
+    candidate_roles: Mapped[str] = mapped_column(String(255), default="")
+    candidate_users: Mapped[str] = mapped_column(String(255), default="")
+    scope_region: Mapped[str | None] = mapped_column(String(20))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20), default="open", nullable=False)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted: Mapped[str | None] = mapped_column(Text)  # JSON of the submitted form data
+    pass_no: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TaskCandidate(Model):
+    """One candidate (role or user) of an open task; the group inbox joins on this."""
+
+    __tablename__ = "task_candidate"
+    __table_args__ = (Index("ix_task_candidate_lookup", "kind", "value", "task_id"),)
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"),
+                                         nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # role | user
+    value: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -1,0 +1,257 @@
+"""Human-task operations (claim, release, complete, return) and the inbox queries."""
+
+import orjson
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, or_, select, update
+
+from app.audit.services import record
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.models import User, utcnow
+from app.engine import runtime
+from app.engine.models import ProcessInstance
+from app.engine.services import load_workflow_of, run_engine, save
+from app.extensions import db
+from app.tasks.models import HumanTask, TaskCandidate
+
+PAGE = 50
+
+
+def _candidate_filter(user: User):
+    roles = user.roles
+    match = or_(and_(TaskCandidate.kind == "role", TaskCandidate.value.in_(roles)),
+                and_(TaskCandidate.kind == "user", TaskCandidate.value == user.username))
+    return HumanTask.id.in_(select(TaskCandidate.task_id).where(match))
+
+
+def _in_scope(user: User):
+    return or_(HumanTask.scope_region.is_(None), HumanTask.scope_region == user.region)
+
+
+def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
+    """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
+    if scope == "mine":
+        stmt = select(HumanTask).where(HumanTask.assignee_id == user.id,
+                                       HumanTask.status == "open")
+    elif scope == "group":
+        stmt = select(HumanTask).where(HumanTask.status == "open",
+                                       HumanTask.assignee_id.is_(None),
+                                       _candidate_filter(user), _in_scope(user))
+    elif scope == "completed":
+        stmt = select(HumanTask).where(HumanTask.completed_by_id == user.id)
+    else:
+        raise ValidationFailed({"scope": ["Must be one of mine, group, completed"]})
+    if before_id:
+        stmt = stmt.where(HumanTask.id < before_id)
+    return db.session.scalars(stmt.order_by(HumanTask.id.desc()).limit(limit)).all()
+
+
+def is_candidate(task: HumanTask, user: User) -> bool:
+    if task.scope_region and task.scope_region != user.region:
+        return False
+    roles = set(filter(None, task.candidate_roles.split(",")))
+    users = set(filter(None, task.candidate_users.split(",")))
+    return bool(roles & set(user.roles)) or user.username in users
+
+
+def can_view(task: HumanTask, user: User) -> bool:
+    if user.has_role("admin") or task.assignee_id == user.id or task.completed_by_id == user.id:
+        return True
+    return task.assignee_id is None and is_candidate(task, user)
+
+
+def get_task_for(task_id: int, user: User) -> HumanTask:
+    """A task the user may see; others' tasks answer 404 so ids leak nothing."""
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not can_view(task, user):
+        raise NotFound(f"Task {task_id} not found")
+    return task
+
+
+def _audit(user: User, action: str, task: HumanTask, instance_key: str | None, **details):
+    record(user.username, action, target_type="task", target_id=task.id,
+           instance_id=task.instance_id, task_id=task.id, process_key=instance_key,
+           details=details)
+
+
+def claim_task(task: HumanTask, user: User) -> HumanTask:
+    if task.status != "open":
+        raise Conflict(f"Task {task.id} is already {task.status}", code="task_closed")
+    if task.assignee_id == user.id:
+        return task
+    if not is_candidate(task, user):
+        raise Forbidden("You are not a candidate for this task")
+    done = db.session.execute(
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == "open",
+                                HumanTask.assignee_id.is_(None))
+        .values(assignee_id=user.id, claimed_at=utcnow()).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
+    set_committed_value(task, "assignee_id", user.id)
+    _audit(user, "task.claimed", task, None)
+    return task
+
+
+def release_task(task: HumanTask, user: User) -> HumanTask:
+    if task.status != "open" or task.assignee_id != user.id:
+        raise Conflict("Only the current assignee can release an open task", code="not_assignee")
+    if db.session.get(ProcessInstance, task.instance_id).started_by_id == user.id and \
+            not task.candidate_roles and not task.candidate_users:
+        raise Conflict("This task is yours alone and cannot be released", code="personal_task")
+    task.assignee_id, task.claimed_at = None, None
+    _audit(user, "task.released", task, None)
+    return task
+
+
+def _ensure_actor(task: HumanTask, user: User) -> None:
+    if task.status != "open":
+        raise Conflict(f"Task {task.id} is already {task.status}", code="task_closed")
+    if task.assignee_id is None:
+        claim_task(task, user)
+    elif task.assignee_id != user.id:
+        raise Conflict(f"Task {task.id} is assigned to someone else", code="not_assignee")
+
+
+def complete_task(task: HumanTask, user: User, data: dict) -> ProcessInstance:
+    """Validate the task's form, complete it (or return the instance), advance the engine."""
+    from app.forms import validate_submission
+    from app.forms.setup import form_registry
+
+    _ensure_actor(task, user)
+    cleaned = dict(data or {})
+    if task.form_key:
+        form = form_registry().get(task.form_key)
+        cleaned = validate_submission(form, cleaned, file_exists=_file_exists, task_id=task.bpmn_id)
+        for name in form.field_names:  # absent optional fields exist (as None) for scripts
+            cleaned.setdefault(name, None)
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    workflow = load_workflow_of(instance)
+    engine_task = runtime.task_by_id(workflow, task.engine_task_id)
+    if engine_task is None or not runtime.is_ready(engine_task):
+        raise Conflict(f"Task {task.id} is no longer waiting", code="task_closed")
+    decision = cleaned.get("decision")
+    if decision == "return":
+        _return_instance(instance, workflow, engine_task, task)
+    else:
+        engine_task.set_data(**cleaned)
+        engine_task.run()
+        if decision == "reject":
+            instance.outcome, instance.outcome_reason = "rejected", cleaned.get("comment")
+    _close(task, user, cleaned, decision)
+    run_engine(instance, workflow)
+    save(instance, workflow, user)
+    _audit(user, "task.completed", task, instance.process_key,
+           outcome=task.outcome, comment=task.comment, bpmn_id=task.bpmn_id)
+    return instance
+
+
+def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
+    """Close the task row, guarded on it still being open (a double submit loses here)."""
+    values = {"status": "returned" if decision == "return" else "completed",
+              "completed_at": utcnow(), "completed_by_id": user.id,
+              "outcome": decision or "completed", "comment": cleaned.get("comment"),
+              "submitted": orjson.dumps(cleaned, default=str).decode(), "assignee_id": user.id}
+    done = db.session.execute(
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == "open")
+        .values(**values).execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(f"Task {task.id} was completed by someone else", code="task_closed")
+    for key, value in values.items():
+        set_committed_value(task, key, value)
+
+
+def _return_target(workflow, engine_task, task: HumanTask):
+    """The task to send the instance back to: ``returnTo`` if set, else the initiator's task."""
+    from app.engine.validation import assignment_of, is_initiator_task
+
+    wanted = assignment_of(engine_task.task_spec).get("returnTo")
+    for ancestor in runtime.task_path(workflow, engine_task):
+        spec = ancestor.task_spec
+        if not getattr(spec, "manual", False):
+            continue
+        if (wanted and spec.bpmn_id == wanted) or (not wanted and is_initiator_task(spec)):
+            return ancestor
+    for ancestor in runtime.task_path(workflow, engine_task):
+        if getattr(ancestor.task_spec, "manual", False):
+            return ancestor
+    raise Conflict("There is no earlier step to return this instance to", code="no_return_target")
+
+
+def _return_instance(instance, workflow, engine_task, task: HumanTask) -> None:
+    target = _return_target(workflow, engine_task, task)
+    workflow.reset_from_task_id(target.id)
+    instance.outcome = None
+
+
+def _file_exists(attachment_id) -> bool:
+    from app.files.models import Attachment
+
+    return db.session.get(Attachment, int(attachment_id)) is not None
+
+
+def instance_tasks(instance_id: int) -> list[HumanTask]:
+    return db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id)
+                              .order_by(HumanTask.id)).all()
+
+
+def submitted_data(task: HumanTask) -> dict:
+    return orjson.loads(task.submitted) if task.submitted else {}
+
+
+def start_instance(process_key: str, user: User, data: dict | None,
+                   business_key: str | None = None) -> ProcessInstance:
+    """Start the latest version; with ``data``, submit the initiator's first form too."""
+    from app.core.errors import Forbidden as _Forbidden
+    from app.engine.services import can_start, create_instance, latest_version
+
+    version = latest_version(process_key)
+    if not can_start(version, user):
+        raise _Forbidden(f"You may not start '{process_key}'")
+    data = data or {}
+    title = str(data.get("company_name") or data.get("title") or data.get("name") or "")[:200]
+    instance, workflow = create_instance(version, user, business_key=business_key,
+                                         title=title or version.name,
+                                         region=data.get("region") or user.region)
+    run_engine(instance, workflow)
+    save(instance, workflow, user)
+    record(user.username, "instance.started", target_type="instance", target_id=instance.id,
+           instance_id=instance.id, process_key=process_key,
+           details={"version": version.version, "business_key": business_key})
+    first = db.session.scalar(select(HumanTask).where(
+        HumanTask.instance_id == instance.id, HumanTask.status == "open",
+        HumanTask.assignee_id == user.id).limit(1))
+    if data and first is not None:
+        complete_task(first, user, data)
+    return instance
+
+
+def instance_view_data(instance: ProcessInstance) -> dict:
+    """What the instance's pages and API show of its data (latest values)."""
+    return runtime.workflow_data(load_workflow_of(instance))
+
+
+def can_view_instance(instance: ProcessInstance, user: User) -> bool:
+    if user.has_role("admin", "analyst") or instance.started_by_id == user.id:
+        return True
+    return any(can_view(t, user) or is_candidate(t, user) for t in instance_tasks(instance.id))
+
+
+def instance_for_api(instance: ProcessInstance, with_data: bool = False) -> dict:
+    out = {c: getattr(instance, c) for c in (
+        "id", "process_key", "status", "outcome", "outcome_reason", "business_key", "title",
+        "region", "created_at", "updated_at", "completed_at", "lock_version")}
+    out["tasks"] = instance_tasks(instance.id)
+    if with_data:
+        out["data"] = instance_view_data(instance)
+    return out
+
+
+def task_for_api(task: HumanTask) -> HumanTask:
+    """The task with the instance's current data (or what was submitted) and its form."""
+    from app.forms.setup import form_registry
+
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    task.data = instance_view_data(instance) if task.status == "open" else submitted_data(task)
+    form = form_registry().get(task.form_key) if task.form_key else None
+    task.form = {"key": form.key, "title": form.title,
+                 "fields": [f.name for f in form.fields]} if form is not None else None
+    return task

@@ -1,0 +1,5 @@
+"""Pages for tasks."""
+
+from flask import Blueprint
+
+bp = Blueprint("tasks", __name__)
