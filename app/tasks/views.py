@@ -1,5 +1,346 @@
-"""Pages for tasks."""
+"""Pages for tasks: inbox, task page, starting a process, instance pages."""
 
-from flask import Blueprint
+import re
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.models import User
+from app.engine.models import ProcessInstance
+from app.engine.services import (
+    can_start,
+    compiled_for,
+    get_instance,
+    latest_version,
+    latest_versions,
+)
+from app.extensions import db
+from app.tasks.models import HumanTask
+from app.tasks.services import (
+    can_view_instance,
+    claim_task,
+    complete_task,
+    get_task_for,
+    inbox as inbox_query,
+    instance_tasks,
+    instance_view_data,
+    is_candidate,
+    release_task,
+    start_instance,
+    submitted_data,
+)
 
 bp = Blueprint("tasks", __name__)
+
+SCOPES = ("mine", "group", "completed")
+DEFAULT_FILE_TYPES = ("application/pdf", "image/png", "image/jpeg")
+
+LABELS = {
+    "task_status": {"open": _l("Open"), "completed": _l("Completed"),
+                    "returned": _l("Returned"), "cancelled": _l("Cancelled")},
+    "task_outcome": {"approve": _l("Approved"), "reject": _l("Rejected"),
+                     "return": _l("Returned for changes"), "completed": _l("Completed"),
+                     "cancelled": _l("Cancelled")},
+    "instance_status": {"running": _l("Running"), "completed": _l("Completed"),
+                        "error": _l("Error"), "cancelled": _l("Cancelled")},
+    "outcome": {"approved": _l("Approved"), "rejected": _l("Rejected"),
+                "completed": _l("Completed"), "cancelled": _l("Cancelled")},
+}
+CONFLICTS = {
+    "task_closed": _l("This task is already closed."),
+    "already_claimed": _l("Someone else claimed this task first."),
+    "not_assignee": _l("This task is assigned to someone else."),
+    "personal_task": _l("This task is yours alone and cannot be released."),
+    "stale_instance": _l("The application was changed by someone else; reload and try again."),
+}
+# "区域经理审批 Regional manager review": a Chinese part, then an English part.
+_BILINGUAL = re.compile(r"^(?P<zh>[^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$")
+
+
+# --- Template helpers ------------------------------------------------------------------
+
+def _zh() -> bool:
+    return str(get_locale() or "zh_CN").startswith("zh")
+
+
+@bp.app_template_filter("bi")
+def bilingual(text: str | None) -> str:
+    """The part of a bilingual BPMN name in the UI language."""
+    match = _BILINGUAL.match(text or "")
+    if match is None:
+        return text or ""
+    return match["zh"].strip() if _zh() else match["en"].strip()
+
+
+@bp.app_template_filter("dt")
+def datetime_filter(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    return format_datetime(value, fmt) if value else ""
+
+
+@bp.app_template_filter("label")
+def label_filter(value, kind: str) -> str:
+    return str(LABELS.get(kind, {}).get(value, value or ""))
+
+
+@bp.app_template_global("user_name")
+def user_name(user_id: int | None) -> str:
+    user = db.session.get(User, user_id) if user_id else None
+    return (user.display_name or user.username) if user else ""
+
+
+def _conflict_message(exc: Conflict) -> str:
+    return str(CONFLICTS.get(exc.code, exc.message))
+
+
+def _process_names() -> dict[str, str]:
+    return {v.process_key: v.name for v in latest_versions()}
+
+
+# --- Forms -----------------------------------------------------------------------------
+
+def _registry():
+    from app.forms.setup import form_registry
+
+    return form_registry()
+
+
+def _form(key: str | None):
+    return _registry().get(key) if key and _registry().has(key) else None
+
+
+def _save_file(upload, field) -> int:
+    from app.files.services import save_upload
+
+    cfg = current_app.config
+    att = save_upload(upload, uploaded_by=current_user.id,
+                      allowed_types=field.accept or DEFAULT_FILE_TYPES,
+                      max_bytes=field.max_bytes or cfg["MAX_UPLOAD_BYTES"],
+                      upload_dir=cfg["UPLOAD_DIR"])
+    return att.id
+
+
+def _parse_post(form, bpmn_id: str | None) -> dict:
+    from app.forms import parse_form_post
+
+    if form is None:
+        return {}
+    return parse_form_post(form, request.form, request.files, save_file=_save_file,
+                           task_id=bpmn_id)
+
+
+def _keep_existing_files(form, values: dict) -> dict:
+    """After a rollback, drop references to uploads that were rolled back with it."""
+    from app.files.models import Attachment
+
+    values = dict(values or {})
+    for field in form.fields if form is not None else ():
+        ref = values.get(field.name)
+        if field.type == "file" and ref not in (None, ""):
+            exists = str(ref).isdigit() and db.session.get(Attachment, int(ref)) is not None
+            if not exists:
+                values.pop(field.name)
+    return values
+
+
+def first_form_key(process_key: str) -> tuple[str | None, str | None]:
+    """(BPMN id, form key) of the first user task reached from the process start."""
+    from app.engine.validation import assignment_of
+
+    spec = compiled_for(latest_version(process_key).id).spec
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if task_spec.name in seen:
+            continue
+        seen.add(task_spec.name)
+        if getattr(task_spec, "manual", False):
+            return task_spec.bpmn_id, assignment_of(task_spec).get("formKey")
+        queue.extend(task_spec.outputs)
+    return None, None
+
+
+# --- Task and instance context ---------------------------------------------------------
+
+def _application(tasks: list[HumanTask]):
+    """The instance's application: form of its first human task and latest submission."""
+    first = tasks[0] if tasks else None
+    form = _form(first.form_key) if first else None
+    done = [t for t in tasks if first and t.bpmn_id == first.bpmn_id and t.submitted]
+    if form is None or not done:
+        return None, {}
+    return form, submitted_data(done[-1])
+
+
+def _prefill(task: HumanTask, tasks: list[HumanTask]) -> dict:
+    """The initiator's task redone after a return starts from the last submission."""
+    earlier = [t for t in tasks if t.bpmn_id == task.bpmn_id and t.id < task.id and t.submitted]
+    if not earlier or tasks[0].bpmn_id != task.bpmn_id:
+        return {}
+    return submitted_data(earlier[-1])
+
+
+def _permissions(task: HumanTask) -> dict:
+    user = current_user
+    is_open, mine = task.status == "open", task.assignee_id == user.id
+    claimable = is_open and task.assignee_id is None and is_candidate(task, user)
+    personal = not task.candidate_roles and not task.candidate_users
+    return {"can_act": is_open and (mine or claimable), "can_claim": claimable,
+            "can_release": is_open and mine and not personal}
+
+
+def _instance_context(instance: ProcessInstance, tasks: list[HumanTask]) -> dict:
+    app_form, app_values = _application(tasks)
+    return {"instance": instance, "timeline": tasks, "app_form": app_form,
+            "app_values": app_values, "process_name": _process_names().get(
+                instance.process_key, instance.process_key)}
+
+
+def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    tasks = instance_tasks(instance.id)
+    ctx = _instance_context(instance, tasks)
+    if tasks and tasks[0].bpmn_id == task.bpmn_id:
+        ctx["app_form"] = None  # the application is this task's own form
+    form = _form(task.form_key)
+    if values is None:
+        values = _prefill(task, tasks)
+    return render_template(
+        "tasks/task.html", task=task, form=form, values=values, errors=errors or {},
+        readonly_fields=form.readonly_for(task.bpmn_id) if form else (),
+        done_values=submitted_data(task), **_permissions(task), **ctx), status
+
+
+# --- Inbox and task pages --------------------------------------------------------------
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    scope = request.args.get("scope", "mine")
+    if scope not in SCOPES:
+        scope = "mine"
+    tasks = inbox_query(current_user, scope)
+    return render_template("tasks/inbox.html", scope=scope, tasks=tasks,
+                           process_names=_process_names())
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def task_page(task_id: int):
+    return _render_task(get_task_for(task_id, current_user))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@login_required
+def complete(task_id: int):
+    task = get_task_for(task_id, current_user)
+    form, data = _form(task.form_key), {}
+    try:
+        data = _parse_post(form, task.bpmn_id)
+        complete_task(task, current_user, data)
+    except ValidationFailed as exc:
+        values = getattr(exc, "values", None) or data
+        db.session.rollback()
+        task = get_task_for(task_id, current_user)
+        flash(_("Please correct the highlighted fields."), "error")
+        return _render_task(task, _keep_existing_files(form, values), exc.errors, 422)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+        return redirect(url_for(".inbox"))
+    flash(_("Task “%(name)s” completed.", name=bilingual(task.name)), "success")
+    return redirect(url_for(".inbox"))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int):
+    task = get_task_for(task_id, current_user)
+    try:
+        claim_task(task, current_user)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+        return redirect(url_for(".inbox", scope="group"))
+    flash(_("Task claimed; it is now in your inbox."), "success")
+    return redirect(url_for(".task_page", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@login_required
+def release(task_id: int):
+    task = get_task_for(task_id, current_user)
+    try:
+        release_task(task, current_user)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+    else:
+        flash(_("Task released back to the group."), "success")
+    return redirect(url_for(".task_page", task_id=task_id))
+
+
+# --- Starting processes ----------------------------------------------------------------
+
+@bp.get("/start")
+@login_required
+def start_list():
+    versions = [v for v in latest_versions() if can_start(v, current_user)]
+    return render_template("tasks/start_list.html", versions=versions)
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+@login_required
+def start_form(key: str):
+    version = latest_version(key)
+    if not can_start(version, current_user):
+        raise Forbidden(_("You may not start this process."))
+    bpmn_id, form_key = first_form_key(key)
+    form, values, errors, status = _form(form_key), {}, {}, 200
+    if request.method == "POST":
+        data = {}
+        try:
+            data = _parse_post(form, bpmn_id)
+            instance = start_instance(key, current_user, data)
+        except ValidationFailed as exc:
+            values = getattr(exc, "values", None) or data
+            db.session.rollback()
+            values, errors, status = _keep_existing_files(form, values), exc.errors, 422
+            flash(_("Please correct the highlighted fields."), "error")
+        else:
+            flash(_("Your application has been submitted."), "success")
+            return redirect(url_for(".instance_page", instance_id=instance.id))
+    return render_template("tasks/start.html", version=version, form=form, values=values,
+                           errors=errors, readonly_fields=form.readonly_for(bpmn_id)
+                           if form else ()), status
+
+
+# --- Instances -------------------------------------------------------------------------
+
+@bp.get("/instances/mine")
+@login_required
+def my_instances():
+    rows = db.session.scalars(select(ProcessInstance)
+                              .where(ProcessInstance.started_by_id == current_user.id)
+                              .order_by(ProcessInstance.id.desc()).limit(200)).all()
+    return render_template("tasks/my_instances.html", instances=rows,
+                           process_names=_process_names())
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required
+def instance_page(instance_id: int):
+    try:
+        instance = get_instance(instance_id)
+    except NotFound:
+        instance = None
+    if instance is None or not can_view_instance(instance, current_user):
+        raise NotFound(_("Application %(id)s not found", id=instance_id))
+    tasks = instance_tasks(instance.id)
+    mine = [t for t in tasks if t.status == "open" and t.assignee_id == current_user.id]
+    data = instance_view_data(instance)
+    return render_template("tasks/instance.html", my_task=mine[0] if mine else None,
+                           dealer_code=data.get("dealer_code"),
+                           **_instance_context(instance, tasks))

@@ -1,0 +1,47 @@
+# Dealerflow — `make run` sets up everything and runs the product; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test bench lint install translations migrate seed worker clean
+
+$(BIN)/activate: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(BIN)/activate
+
+install: $(BIN)/activate translations
+
+translations: $(BIN)/activate
+	@if [ -d app/translations ]; then $(BIN)/pybabel compile -q -d app/translations; fi
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+run: migrate
+	$(BIN)/flask processes deploy
+	$(BIN)/flask demo seed
+	@echo "Dealerflow on http://$(HOST):$(PORT)  (users: admin, applicant, mgr_east, finance, director … password: demo)"
+	DEALERFLOW_DEV=1 $(BIN)/flask worker & \
+	  WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
+
+# SQLite always; PostgreSQL as well when DEALERFLOW_TEST_DATABASE_URL is set (CI sets it).
+test: install
+	DEALERFLOW_TEST_DATABASE_URL= $(BIN)/pytest tests
+	@if [ -n "$$DEALERFLOW_TEST_DATABASE_URL" ]; then \
+	  echo "== again on PostgreSQL =="; $(BIN)/pytest tests -m "not browser"; fi
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+lint: install
+	$(BIN)/ruff check app connectors tests bench config.py wsgi.py
+	$(BIN)/ruff format --check app connectors tests bench config.py wsgi.py || true
+
+clean:
+	rm -rf $(VENV) instance/*.db
