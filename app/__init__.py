@@ -100,7 +100,8 @@ def _register_blueprints(app: Flask) -> None:
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
-    for bp in (core_views, tasks_views, dealers_views, admin_views):
+    from app.files.views import bp as files_views
+    for bp in (core_views, tasks_views, dealers_views, admin_views, files_views):
         app.register_blueprint(bp)
     from app.core import web
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 from app.audit.services import query_events, verify_chain
 from app.core.auth import require_page_roles
 from app.core.errors import Conflict, NotFound
+from app.extensions import db
 from app.jobs.services import list_incidents, retry_incident
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -95,8 +96,6 @@ def retry(incident_id: int):
     try:
         retry_incident(incident_id, current_user.username)
     except (Conflict, NotFound) as exc:
-        from app.extensions import db
-
         db.session.rollback()
         flash(exc.message, "error")
     else:

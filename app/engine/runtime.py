@@ -138,7 +138,7 @@ def task_path(workflow: BpmnWorkflow, task) -> list:
 
 def throw_error(workflow: BpmnWorkflow, task, code: str, payload: dict) -> bool:
     """Deliver a BPMN error (by code) to whatever boundary event waits on ``task``."""
-    from SpiffWorkflow.bpmn.event import BpmnEvent
+    from SpiffWorkflow.bpmn.util.event import BpmnEvent
     from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition
 
     event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=payload)
