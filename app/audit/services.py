@@ -60,7 +60,8 @@ def verify_chain(batch: int = 5000) -> tuple[int, AuditEvent | None, str]:
     """Recompute the chain; return (events checked, first broken event or None, reason)."""
     prev, count, last_id = GENESIS, 0, 0
     while True:
-        rows = db.session.scalars(select(AuditEvent).where(AuditEvent.id > last_id)
+        rows = db.session.execute(select(*AuditEvent.__table__.columns)
+                                  .where(AuditEvent.id > last_id)
                                   .order_by(AuditEvent.id).limit(batch)).all()
         if not rows:
             return count, None, ""

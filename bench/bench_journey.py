@@ -1,0 +1,185 @@
+"""Whole 3-approval instance over HTTP (gunicorn, 1 sync worker, SQLite).
+
+Per instance (10 requests): create+start as the applicant (level "A", so three approvers),
+then for mgr_east → finance → director: list the group inbox, claim the instance's task,
+complete it with "approve". Warm-up instances first, then BENCH_N measured instances.
+A GET /healthz loop in the same run shows the HTTP floor.
+
+    .venv/bin/python bench/bench_journey.py          # BENCH_N=300, BENCH_WARMUP=30
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as c  # noqa: E402
+
+TARGET_MS = 19.0
+SPIFF_ARENA_MS = 189.0
+APPROVERS = [
+    ("mgr_east", "manager_review", {}),
+    ("finance", "finance_review", {"approved_credit_limit": "100000", "payment_terms": "net30"}),
+    ("director", "director_review", {}),
+]
+STEPS = ["create", "list", "claim", "complete"]
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def _check(r: requests.Response, expected: int, what: str):
+    if r.status_code != expected:
+        raise BenchError(f"{what}: HTTP {r.status_code} (expected {expected}): {r.text[:500]}")
+    return r.json()
+
+
+def session_for(base_url: str, username: str) -> requests.Session:
+    """A requests.Session carrying a bearer token obtained once."""
+    s = requests.Session()
+    r = s.post(base_url + "/api/v1/auth/token", json={"username": username, "password": "demo"})
+    token = _check(r, 200, f"token for {username}")["token"]
+    s.headers["Authorization"] = f"Bearer {token}"
+    return s
+
+
+class Journey:
+    """Logged-in sessions and an uploaded licence, reused by every instance."""
+
+    def __init__(self, base_url: str):
+        self.base = base_url
+        self.sessions = {u: session_for(base_url, u)
+                         for u in ["applicant"] + [a[0] for a in APPROVERS]}
+        r = self.sessions["applicant"].post(
+            base_url + "/api/v1/files", files={"file": ("licence.png", c.tiny_png(), "image/png")})
+        self.licence_id = _check(r, 201, "upload licence")["id"]
+
+    def run_instance(self) -> dict:
+        """One whole instance; returns {"total": s, "create": s, "list": [s,s,s], ...}."""
+        base, sessions = self.base, self.sessions
+        out = {"list": [], "claim": [], "complete": []}
+        body = {"data": c.application(self.licence_id, level="A")}
+        t_start = time.perf_counter()
+        r = sessions["applicant"].post(base + "/api/v1/processes/dealer_admission/instances",
+                                       json=body)
+        instance_id = _check(r, 201, "create")["id"]
+        t1 = time.perf_counter()
+        out["create"] = t1 - t_start
+        for username, bpmn_id, extra in APPROVERS:
+            s = sessions[username]
+            t0 = time.perf_counter()
+            tasks = _check(s.get(base + "/api/v1/tasks", params={"scope": "group"}), 200, "list")
+            t1 = time.perf_counter()
+            task_id = next((t["id"] for t in tasks
+                            if t["instance_id"] == instance_id and t["bpmn_id"] == bpmn_id), None)
+            if task_id is None:
+                raise BenchError(f"{username}: no {bpmn_id} task of instance {instance_id} "
+                                 f"on the first inbox page ({len(tasks)} tasks)")
+            t2 = time.perf_counter()
+            _check(s.post(f"{base}/api/v1/tasks/{task_id}/claim"), 200, "claim")
+            t3 = time.perf_counter()
+            data = {"decision": "approve", "comment": "ok", **extra}
+            _check(s.post(f"{base}/api/v1/tasks/{task_id}/complete", json={"data": data}), 200,
+                   "complete")
+            t4 = time.perf_counter()
+            out["list"].append(t1 - t0)
+            out["claim"].append(t3 - t2)
+            out["complete"].append(t4 - t3)
+        out["total"] = time.perf_counter() - t_start
+        return out
+
+    def close(self) -> None:
+        for s in self.sessions.values():
+            s.close()
+
+
+def measure_journey(journey: Journey, n: int, warmup: int, label: str = "") -> list[dict]:
+    for _ in range(warmup):
+        journey.run_instance()
+    t0 = time.perf_counter()
+    results = [journey.run_instance() for _ in range(n)]
+    print(f"[journey{(' ' + label) if label else ''}] {warmup} warm-up + {n} measured instances "
+          f"in {time.perf_counter() - t0:.1f} s (measured part)")
+    return results
+
+
+def measure_healthz(base_url: str, n: int, warmup: int = 50) -> list[float]:
+    """Milliseconds per GET /healthz (a SELECT 1) on one keep-alive-less session."""
+    with requests.Session() as s:
+        for _ in range(warmup):
+            s.get(base_url + "/healthz")
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = s.get(base_url + "/healthz")
+            r.json()
+            times.append(c.ms(time.perf_counter() - t0))
+    return times
+
+
+def summarize(results: list[dict]) -> dict:
+    """Millisecond medians/p90s of the instance and of each step (steps pooled and per approver)."""
+    totals = [c.ms(r["total"]) for r in results]
+    out = {"n": len(results), "total_med": c.median(totals), "total_p90": c.p90(totals),
+           "steps": {}, "per_approver": {}}
+    out["steps"]["create"] = [c.ms(r["create"]) for r in results]
+    for step in ("list", "claim", "complete"):
+        out["steps"][step] = [c.ms(x) for r in results for x in r[step]]
+        for i, (username, _, _) in enumerate(APPROVERS):
+            out["per_approver"][(step, username)] = [c.ms(r[step][i]) for r in results]
+    return out
+
+
+def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: str = "") -> None:
+    med, p = summary["total_med"], summary["total_p90"]
+    rows = [["whole instance (10 requests)", med, p]]
+    for step in STEPS:
+        vals = summary["steps"][step]
+        rows.append([f"  {step}" + (" (x3 pooled)" if step != "create" else ""),
+                     c.median(vals), c.p90(vals)])
+    for step in ("list", "claim", "complete"):
+        for username, _, _ in APPROVERS:
+            vals = summary["per_approver"][(step, username)]
+            rows.append([f"    {step} as {username}", c.median(vals), c.p90(vals)])
+    if healthz_ms:
+        rows.append(["GET /healthz (HTTP floor, 1 request)", c.median(healthz_ms),
+                     c.p90(healthz_ms)])
+    c.print_table(["ms", "median", "p90"], rows,
+                  title=title or f"Whole 3-approval instance over HTTP (n={summary['n']})")
+    step_sum = sum(c.median(summary["steps"][s]) * (1 if s == "create" else 3) for s in STEPS)
+    print(f"sum of step medians (create + 3×list/claim/complete): {step_sum:.2f} ms")
+    print(f"target ≤ {TARGET_MS:.0f} ms: median {med:.2f} ms = {med / TARGET_MS:.2f}× the target "
+          f"({'meets' if med <= TARGET_MS else 'misses'} it; p90 {p:.2f} ms)")
+    print(f"spiff-arena reference {SPIFF_ARENA_MS:.0f} ms: ratio spiff-arena / Dealerflow = "
+          f"{SPIFF_ARENA_MS / med:.1f}× (Dealerflow / spiff-arena = {med / SPIFF_ARENA_MS:.3f})")
+    if healthz_ms:
+        h = c.median(healthz_ms)
+        print(f"HTTP floor: healthz median {h:.3f} ms; 10 no-op requests ≈ {10 * h:.2f} ms; "
+              f"ratio instance / healthz = {med / h:.1f}× "
+              f"(instance / (10 × healthz) = {med / (10 * h):.2f}×)")
+
+
+def main() -> dict:
+    n = c.env_int("BENCH_N", 300)
+    warmup = c.env_int("BENCH_WARMUP", 30)
+    c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 sync worker, SQLite "
+             f"({warmup} warm-up + {n} measured)")
+    with c.BenchServer() as srv:
+        healthz = measure_healthz(srv.base_url, max(n, 200))
+        journey = Journey(srv.base_url)
+        try:
+            summary = summarize(measure_journey(journey, n, warmup))
+        finally:
+            journey.close()
+        healthz_after = measure_healthz(srv.base_url, max(n, 200), warmup=10)
+    print_journey(summary, healthz + healthz_after)
+    print(f"(healthz median before the journey {c.median(healthz):.3f} ms, "
+          f"after {c.median(healthz_after):.3f} ms)")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

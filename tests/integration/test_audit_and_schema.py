@@ -1,0 +1,95 @@
+"""Audit chain verification, CLI contract and schema/migration agreement."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from app.audit.models import AuditEvent
+from app.audit.services import verify_chain
+from app.extensions import db
+from tests.conftest import PG_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_verify_names_first_tampered_event(app, api, admission_data):
+    api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                          json={"data": admission_data()})
+    count, broken, _ = verify_chain()
+    assert broken is None and count >= 3
+    victim = db.session.query(AuditEvent).order_by(AuditEvent.id).offset(2).first()
+    db.session.execute(text("UPDATE audit_event SET actor='mallory' WHERE id=:i"), {"i": victim.id})
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert f"event {victim.id}" in result.output
+
+
+def test_audit_api_filters(api, admission_data):
+    iid = api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                                json={"data": admission_data()}).json["id"]
+    admin = api("admin")
+    events = admin.get(f"/api/v1/audit?instance_id={iid}").json
+    assert {"instance.started", "task.completed"} <= {e["action"] for e in events}
+    only = admin.get("/api/v1/audit?actor=applicant&action=task.completed").json
+    assert only and all(e["actor"] == "applicant" for e in only)
+    assert admin.get("/api/v1/audit?since=2999-01-01T00:00:00").json == []
+
+
+def test_healthz_and_openapi(client):
+    assert client.get("/healthz").status_code == 200
+    spec = client.get("/api/v1/openapi.json").json
+    assert "/api/v1/tasks/{task_id}/complete" in spec["paths"]
+
+
+def test_migrations_match_models(tmp_path):
+    """Build the schema with `flask db upgrade` on a scratch database; diff it with the models."""
+    url = f"sqlite:///{tmp_path / 'mig.db'}"
+    env = os.environ | {"FLASK_APP": "wsgi", "DEALERFLOW_DATABASE_URL": url,
+                        "DEALERFLOW_INSTANCE_PATH": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+@pytest.mark.skipif(not PG_URL, reason="the 20-thread race needs PostgreSQL (row locks)")
+def test_twenty_threads_racing_to_complete_one_task(app, api, admission_data):
+    api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                          json={"data": admission_data()})
+    mgr = api("mgr_east")
+    task = mgr.get("/api/v1/tasks?scope=group").json[0]
+    assert mgr.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 200
+    token = mgr.headers
+    db.session.remove()
+    results = []
+
+    def attempt():
+        with app.app_context():
+            c = app.test_client()
+            r = c.post(f"/api/v1/tasks/{task['id']}/complete", headers=token,
+                       json={"data": {"decision": "approve", "comment": "race"}})
+            results.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [200] + [409] * 19
+    admin = api("admin")
+    events = admin.get(f"/api/v1/audit?action=task.completed&instance_id={task['instance_id']}").json
+    assert len([e for e in events if e["task_id"] == task["id"]]) == 1
+    inst = admin.get(f"/api/v1/instances/{task['instance_id']}").json
+    assert [t["bpmn_id"] for t in inst["tasks"] if t["status"] == "open"] == ["finance_review"]
