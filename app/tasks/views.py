@@ -4,6 +4,7 @@ import re
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -46,7 +47,8 @@ LABELS = {
                      "cancelled": _l("Cancelled")},
     "instance_status": {"running": _l("Running"), "completed": _l("Completed"),
                         "error": _l("Error"), "cancelled": _l("Cancelled")},
-    "outcome": {"approved": _l("Approved"), "rejected": _l("Rejected"),
+    "outcome": {"approved": lazy_pgettext("outcome", "Approved"),
+                "rejected": lazy_pgettext("outcome", "Rejected"),
                 "completed": _l("Completed"), "cancelled": _l("Cancelled")},
 }
 CONFLICTS = {
