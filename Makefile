@@ -17,7 +17,7 @@ $(BIN)/activate: setup.cfg pyproject.toml
 install: $(BIN)/activate translations
 
 translations: $(BIN)/activate
-	@if [ -d app/translations ]; then $(BIN)/pybabel compile -q -d app/translations; fi
+	@if [ -d app/translations ]; then $(BIN)/pybabel compile -d app/translations; fi
 
 migrate: install
 	$(BIN)/flask db upgrade
