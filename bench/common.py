@@ -83,6 +83,8 @@ def print_table(headers, rows, title: str | None = None) -> None:
 def header(text: str) -> None:
     print("\n" + "=" * 78)
     print(text)
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"(machine: {os.cpu_count()} CPUs, load average {load}; other processes add noise)")
     print("=" * 78)
     sys.stdout.flush()
 

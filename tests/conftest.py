@@ -7,6 +7,7 @@ import struct
 import zlib
 
 import pytest
+from flask import g, request_started
 from sqlalchemy import text
 
 from app import create_app
@@ -64,8 +65,17 @@ def fresh_db(app):
         db.session.commit()
         db.session.remove()
     with app.app_context():
+        # Tests keep one app context open so they can use db.session; requests then share
+        # ``g``: forget the per-request user and locale caches at the start of each request.
+        request_started.connect(_reset_request_globals, app)
         yield
+        request_started.disconnect(_reset_request_globals, app)
         db.session.remove()
+
+
+def _reset_request_globals(sender, **_):
+    for key in ("_login_user", "_flask_babel"):
+        g.pop(key, None)
 
 
 @pytest.fixture

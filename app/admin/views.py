@@ -4,8 +4,17 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, to_utc
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import to_utc
 from flask_login import current_user
 
 from app.audit.services import query_events, verify_chain

@@ -1,7 +1,8 @@
 """Pages for dealers: the dealer master list and a dealer's detail page."""
 
 from flask import Blueprint, render_template, request
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 

@@ -2,9 +2,18 @@
 
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_datetime, get_locale, gettext as _, lazy_gettext as _l
-from flask_babel import lazy_pgettext
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_datetime, get_locale, lazy_pgettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -25,13 +34,15 @@ from app.tasks.services import (
     claim_task,
     complete_task,
     get_task_for,
-    inbox as inbox_query,
     instance_tasks,
     instance_view_data,
     is_candidate,
     release_task,
     start_instance,
     submitted_data,
+)
+from app.tasks.services import (
+    inbox as inbox_query,
 )
 
 bp = Blueprint("tasks", __name__)

@@ -2,6 +2,7 @@
 
 import io
 
+import pytest
 from sqlalchemy import func, select
 
 from app.engine.models import ProcessInstance
@@ -9,6 +10,7 @@ from app.extensions import db
 from app.tasks.models import HumanTask
 
 BAD_USCC = "91330100MA27ABCD1X"  # 18 characters, wrong check digit
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(32)  # uploads are checked by their magic bytes
 
 
 def _form_post(data: dict) -> dict:
@@ -92,13 +94,13 @@ def test_bad_uscc_on_the_start_page_is_422_and_writes_nothing(login, admission_d
 
 def test_invalid_review_is_422_and_the_task_stays_unclaimed(login, admission_data):
     instance_id = _start(login("applicant"), admission_data())
-    task = _open_task(instance_id, "manager_review")
+    task_id = _open_task(instance_id, "manager_review").id
     mgr = login("mgr_east")
-    r = mgr.post(f"/tasks/{task.id}/complete", data={"decision": "reject", "comment": ""})
+    r = mgr.post(f"/tasks/{task_id}/complete", data={"decision": "reject", "comment": ""})
     assert r.status_code == 422
     assert 'id="f-comment-error"' in r.data.decode()
     again = _open_task(instance_id, "manager_review")
-    assert again.id == task.id and again.assignee_id is None
+    assert again.id == task_id and again.assignee_id is None
 
 
 def test_return_prefills_the_application_and_resubmission_works(login, admission_data):
@@ -180,11 +182,9 @@ def test_file_download_is_limited_to_uploader_and_staff(login, upload_png):
 
 
 def test_upload_through_the_start_page(login, admission_data):
-    from tests.conftest import tiny_png
-
     data = _form_post(admission_data())
     data.pop("business_licence")
-    data["business_licence"] = (io.BytesIO(tiny_png()), "licence.png")
+    data["business_licence"] = (io.BytesIO(PNG), "licence.png")
     r = login("applicant").post("/start/dealer_admission", data=data,
                                 content_type="multipart/form-data")
     assert r.status_code == 302
@@ -192,3 +192,53 @@ def test_upload_through_the_start_page(login, admission_data):
     r = login("applicant").post("/start/dealer_admission", data=data,
                                 content_type="multipart/form-data")
     assert r.status_code == 422 and 'id="f-business_licence-error"' in r.data.decode()
+
+
+def _decide(client, task_id: int, **data):
+    r = client.post(f"/tasks/{task_id}/complete", data=data)
+    assert r.status_code == 302, r.data.decode()[:2000]
+
+
+def test_instance_page_shows_outcome_dealer_code_and_reason(login, admission_data):
+    from app.jobs.services import run_due_jobs
+
+    applicant, mgr, fin = login("applicant"), login("mgr_east"), login("finance")
+    approved = _start(applicant, admission_data(level="B"))
+    _decide(mgr, _open_task(approved, "manager_review").id, decision="approve")
+    _decide(fin, _open_task(approved, "finance_review").id, decision="approve",
+            approved_credit_limit="200000", payment_terms="net30")
+    assert run_due_jobs("test") == 1
+    db.session.remove()
+    page = applicant.get(f"/instances/{approved}").data.decode()
+    assert 'data-status="completed"' in page and 'data-outcome="approved"' in page
+    assert "已通过" in page and 'id="dealer-code"' in page and "DE" in page
+    assert 'id="outcome-reason"' not in page
+
+    rejected = _start(applicant, admission_data(level="C"))
+    _decide(mgr, _open_task(rejected, "manager_review").id, decision="reject",
+            comment="资质不符")
+    page = _english(applicant).get(f"/instances/{rejected}").data.decode()
+    assert 'data-outcome="rejected"' in page and "Rejected" in page
+    reason = page[page.index('id="outcome-reason"'):][:100]
+    assert "资质不符" in reason
+
+
+def test_claim_release_and_conflicts(login, admission_data):
+    instance_id = _start(login("applicant"), admission_data())
+    task_id = _open_task(instance_id, "manager_review").id
+    mgr = login("mgr_east")
+    r = mgr.post(f"/tasks/{task_id}/claim")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/tasks/{task_id}")
+    page = mgr.get(f"/tasks/{task_id}").data.decode()
+    assert 'id="release-btn"' in page and 'id="claim-btn"' not in page
+    assert f'data-task-id="{task_id}"' in mgr.get("/inbox?scope=mine").data.decode()
+    assert mgr.post(f"/tasks/{task_id}/release").status_code == 302
+    assert _open_task(instance_id, "manager_review").assignee_id is None
+
+    _decide(mgr, task_id, decision="approve")  # completing claims implicitly
+    r = mgr.post(f"/tasks/{task_id}/complete", data={"decision": "approve"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/inbox")
+    assert "该任务已结束" in mgr.get("/inbox").data.decode()
+    page = mgr.get(f"/tasks/{task_id}").data.decode()
+    assert 'id="task-form"' not in page and 'id="task-result"' in page
+    assert f'data-task-id="{task_id}"' in mgr.get("/inbox?scope=completed").data.decode()

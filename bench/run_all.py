@@ -1,0 +1,46 @@
+"""Run every Dealerflow benchmark in sequence (`make bench`); each in its own process.
+
+Figures only, no assertions. Environment knobs: BENCH_N / BENCH_WARMUP (journey),
+BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (return
+loop), BENCH_ENGINE_N (engine overhead). BENCH_ONLY=journey,engine runs a subset.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+BENCHES = [
+    ("journey", "bench_journey.py", "Whole 3-approval instance over HTTP"),
+    ("inbox", "bench_inbox_scale.py", "Inbox at scale (100,000 open tasks)"),
+    ("return", "bench_return_loop.py", "Return for revision 1,000 times"),
+    ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
+]
+
+
+def main() -> int:
+    only = {x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",") if x.strip()}
+    failed = []
+    t_all = time.perf_counter()
+    for key, script, title in BENCHES:
+        if only and key not in only:
+            continue
+        print("\n" + "#" * 78)
+        print(f"# {title}  ({script})")
+        print("#" * 78, flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.call([sys.executable, str(HERE / script)], cwd=ROOT)
+        print(f"# {script}: exit {rc}, {time.perf_counter() - t0:.0f} s", flush=True)
+        if rc != 0:
+            failed.append(script)
+    print(f"\nAll benchmarks done in {time.perf_counter() - t_all:.0f} s"
+          + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
