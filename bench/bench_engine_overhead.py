@@ -19,7 +19,7 @@ from pathlib import Path
 from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common as c  # noqa: E402
+import common as c
 
 STEP_DATA = {"decision": "approve", "comment": "ok"}
 

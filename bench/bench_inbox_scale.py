@@ -14,15 +14,14 @@
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
 from sqlalchemy import MetaData, create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_journey as bj  # noqa: E402
-import common as c  # noqa: E402
+import bench_journey as bj
+import common as c
 
 LIST_TARGET_MS = 10.0
 RATIO_TARGET = 1.2
@@ -45,7 +44,7 @@ def seed_open_tasks(db_path: Path, count: int) -> dict:
         next_pi = (conn.scalar(select(func.max(pi.c.id))) or 0) + 1
         next_ht = (conn.scalar(select(func.max(ht.c.id))) or 0) + 1
         next_tc = (conn.scalar(select(func.max(tc.c.id))) or 0) + 1
-        start = datetime.utcnow() - timedelta(seconds=count + 60)
+        start = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=count + 60)
         for lo in range(0, count, BATCH):
             instances, tasks, candidates = [], [], []
             for i in range(lo, min(lo + BATCH, count)):

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common as c  # noqa: E402
+import common as c
 
 TARGET_MS = 19.0
 SPIFF_ARENA_MS = 189.0

@@ -225,7 +225,7 @@ class BenchServer:
         self._log = None
 
     def _flask(self, *args: str) -> str:
-        r = subprocess.run([FLASK, *args], cwd=ROOT, env=self.env, capture_output=True,
+        r = subprocess.run([FLASK, *args], check=False, cwd=ROOT, env=self.env, capture_output=True,
                            text=True, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args)} failed ({r.returncode}):\n"
@@ -241,7 +241,7 @@ class BenchServer:
 
     def start(self) -> None:
         self.port = free_port()
-        self._log = open(self.tmp / "gunicorn.log", "w")
+        self._log = open(self.tmp / "gunicorn.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
              "--worker-class", "sync", "--log-level", "warning", "--timeout", "120",

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common as c  # noqa: E402
+import common as c
 
 
 def _bucket(filename: str) -> str:
@@ -73,6 +73,9 @@ def run(app, n: int) -> None:
     tok = client.post("/api/v1/auth/token", json={"username": "mgr_east", "password": "demo"})
     headers = {"Authorization": f"Bearer {tok.json['token']}"}
 
+    atok = client.post("/api/v1/auth/token", json={"username": "applicant", "password": "demo"})
+    aheaders = {"Authorization": f"Bearer {atok.json['token']}"}
+
     counter = {"n": 0}
     with app.app_context():
         engine = db.engine
@@ -115,12 +118,20 @@ def run(app, n: int) -> None:
                     json={"data": {"decision": "approve", "comment": "ok"}})
         samples["POST complete"].append(dt)
         sql["POST complete"].append(counter["n"])
+        counter["n"] = 0
+        t0 = time.perf_counter()
+        r = client.post("/api/v1/processes/dealer_admission/instances", headers=aheaders,
+                        json={"data": c.application(licence, level="A")})
+        if r.status_code != 201:
+            raise RuntimeError(f"create: {r.status_code} {r.data[:300]!r}")
+        samples["POST create (start + submit)"].append(c.ms(time.perf_counter() - t0))
+        sql["POST create (start + submit)"].append(counter["n"])
     event.remove(engine, "before_cursor_execute", _count)
     rows = [[k, c.median(v[10:]), c.p90(v[10:]), c.median(sql[k])] for k, v in samples.items()]
     c.print_table(["in-process (test client), ms", "median", "p90", "SQL stmts"], rows,
                   title="Handler + WSGI time without TCP/gunicorn/requests")
 
-    # profile n completes (claim done outside the profile)
+    # profile n completes (claim done outside the profile), then n creates
     prof = cProfile.Profile()
     for _ in range(n):
         task_id = next_task()
@@ -129,6 +140,25 @@ def run(app, n: int) -> None:
         one(f"/api/v1/tasks/{task_id}/complete", "post",
             json={"data": {"decision": "approve", "comment": "ok"}})
         prof.disable()
+    report(prof, n, "POST /tasks/{id}/complete", top=25)
+    prof = cProfile.Profile()
+    for _ in range(n):
+        body = {"data": c.application(licence, level="A")}
+        prof.enable()
+        client.post("/api/v1/processes/dealer_admission/instances", headers=aheaders, json=body)
+        prof.disable()
+    report(prof, n, "POST /processes/dealer_admission/instances (create + submit)", top=0)
+
+
+INTERESTING = ("complete_task", "start_instance", "create_instance", "load_workflow_of",
+               "dump_workflow", "save", "sync_human_tasks", "sync_jobs", "record", "_last_hash",
+               "flush_instance", "validate_submission", "instance_for_api", "get_task_for",
+               "api_user", "_user_from_bearer", "run_engine", "commit", "_commit", "dump",
+               "_close", "_ensure_actor", "next_timer_at", "deserialize_json", "serialize_json",
+               "do_engine_steps", "flush", "instance_tasks", "latest_version", "_file_exists")
+
+
+def report(prof, n: int, label: str, top: int) -> None:
     stats = pstats.Stats(prof)
     by_pkg = defaultdict(float)
     total_tt = 0.0
@@ -138,27 +168,20 @@ def run(app, n: int) -> None:
     c.print_table(["package (self time)", "ms/call", "share %"],
                   [[k, 1000 * v / n, 100 * v / total_tt]
                    for k, v in sorted(by_pkg.items(), key=lambda kv: -kv[1])],
-                  title=f"cProfile of POST complete: {1000 * total_tt / n:.2f} ms/call under the "
+                  title=f"cProfile of {label}: {1000 * total_tt / n:.2f} ms/call under the "
                         f"profiler")
-    interesting = ("complete_task", "load_workflow_of", "dump_workflow", "save",
-                   "sync_human_tasks", "sync_jobs", "record", "_last_hash", "flush_instance",
-                   "validate_submission", "instance_for_api", "get_task_for", "api_user",
-                   "_user_from_bearer", "run_engine", "commit", "_commit", "dump", "_close",
-                   "_ensure_actor", "form_registry", "next_timer_at", "deserialize_json",
-                   "serialize_json", "do_engine_steps", "flush", "instance_tasks")
     rows = []
-    for (filename, line, name), (_cc, nc, tt, ct, _callers) in stats.stats.items():
-        if name in interesting and ("/work/main/" in filename or name in (
-                "commit", "flush", "deserialize_json", "serialize_json", "do_engine_steps",
-                "dump")):
+    for (filename, line, name), (_cc, nc, _tt, ct, _callers) in stats.stats.items():
+        if name in INTERESTING and ("/work/main/" in filename or name in (
+                "commit", "flush", "deserialize_json", "serialize_json", "do_engine_steps")):
             short = filename.split("/work/main/")[-1].split("site-packages/")[-1]
             rows.append([f"{name} ({short}:{line})", 1000 * ct / n, nc / n])
     rows.sort(key=lambda r: -r[1])
     c.print_table(["function (cumulative)", "ms/call", "calls/req"], rows[:30],
-                  title="Cumulative time of selected functions (under the profiler)")
-    print("\nTop 25 functions by self time:")
-    stats.sort_stats("tottime").print_stats(25)
-
+                  title=f"{label}: cumulative time of selected functions (under the profiler)")
+    if top:
+        print(f"\nTop {top} functions by self time:")
+        stats.sort_stats("tottime").print_stats(top)
 
 if __name__ == "__main__":
     main()

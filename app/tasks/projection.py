@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.core.models import User, utcnow
 from app.core.roles import is_regional
@@ -72,6 +72,7 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[HumanTask]:
     if gone:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
                            .values(status="cancelled", completed_at=utcnow()))
+        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
     created = []
     for engine_id, task in ready.items():
         if engine_id in known:

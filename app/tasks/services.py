@@ -2,7 +2,7 @@
 
 import orjson
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import delete, or_, select, union, update
 
 from app.audit.services import record
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -16,15 +16,28 @@ from app.tasks.models import HumanTask, TaskCandidate
 PAGE = 50
 
 
-def _candidate_filter(user: User):
-    roles = user.roles
-    match = or_(and_(TaskCandidate.kind == "role", TaskCandidate.value.in_(roles)),
-                and_(TaskCandidate.kind == "user", TaskCandidate.value == user.username))
-    return HumanTask.id.in_(select(TaskCandidate.task_id).where(match))
-
-
 def _in_scope(user: User):
     return or_(HumanTask.scope_region.is_(None), HumanTask.scope_region == user.region)
+
+
+def _group_ids(user: User, limit: int, before_id: int | None):
+    """Newest claimable task ids, one index walk per candidate (role or user), merged.
+
+    Each walk reads ``ix_task_candidate_lookup`` newest-first and stops after ``limit``
+    matches, so the first page stays fast however many tasks other groups have open.
+    """
+    parts = []
+    for kind, value in [("role", r) for r in user.roles] + [("user", user.username)]:
+        stmt = (select(TaskCandidate.task_id.label("id"))
+                .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+                .where(TaskCandidate.kind == kind, TaskCandidate.value == value,
+                       HumanTask.status == "open", HumanTask.assignee_id.is_(None),
+                       _in_scope(user)))
+        if before_id:
+            stmt = stmt.where(TaskCandidate.task_id < before_id)
+        parts.append(select(stmt.order_by(TaskCandidate.task_id.desc()).limit(limit)
+                            .subquery().c.id))
+    return union(*parts) if len(parts) > 1 else parts[0]
 
 
 def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
@@ -33,9 +46,7 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
         stmt = select(HumanTask).where(HumanTask.assignee_id == user.id,
                                        HumanTask.status == "open")
     elif scope == "group":
-        stmt = select(HumanTask).where(HumanTask.status == "open",
-                                       HumanTask.assignee_id.is_(None),
-                                       _candidate_filter(user), _in_scope(user))
+        stmt = select(HumanTask).where(HumanTask.id.in_(_group_ids(user, limit, before_id)))
     elif scope == "completed":
         stmt = select(HumanTask).where(HumanTask.completed_by_id == user.id)
     else:
@@ -155,6 +166,7 @@ def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
         .values(**values).execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was completed by someone else", code="task_closed")
+    db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
     for key, value in values.items():
         set_committed_value(task, key, value)
 
