@@ -127,6 +127,10 @@ class ScriptRejected(Exception):  # noqa: N818 - name is part of the API
         self.errors = list(errors) if errors else [message]
 
 
+class ServiceCallRefused(RuntimeError):
+    """A service call reached the script environment; only the job worker may call out."""
+
+
 class ScriptTimeout(Exception):  # noqa: N818 - name is part of the API
     """A script or expression exceeded its time or iteration budget."""
 
@@ -367,7 +371,8 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return True
 
     def call_service(self, context, **kwargs):
-        raise NotImplementedError(
+        """Refuse: service tasks become jobs and run through the connector registry."""
+        raise ServiceCallRefused(
             "Service tasks are not run by the script sandbox; "
             "they are dispatched by the connector layer."
         )

@@ -1,12 +1,10 @@
 """Unit tests for app.engine.sandbox (no Flask app needed)."""
 
 import json
-import sys
 import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -15,16 +13,12 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-# Make the repo root importable without relying on a conftest/pytest config.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from app.engine.sandbox import (  # noqa: E402
+from app.engine.sandbox import (
     DEFAULT_HELPERS,
     SandboxEnvironment,
     ScriptRejected,
     ScriptTimeout,
+    ServiceCallRefused,
     check_expression,
     check_script,
 )
@@ -154,7 +148,7 @@ def test_runtime_error_propagates_and_data_is_cleaned(env):
 
 
 def test_call_service_is_not_supported(env):
-    with pytest.raises(NotImplementedError, match="connector"):
+    with pytest.raises(ServiceCallRefused, match="connector"):
         env.call_service({}, operation_name="x")
 
 
