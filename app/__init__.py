@@ -83,6 +83,7 @@ def _register_connectors() -> None:
 def _register_blueprints(app: Flask) -> None:
     from flask_smorest import Api
 
+    from app.admin.views import bp as admin_views
     from app.audit.api import blp as audit_api
     from app.core.api import blp as core_api
     from app.core.views import bp as core_views
@@ -93,7 +94,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.jobs.api import blp as jobs_api
     from app.tasks.api import blp as tasks_api
     from app.tasks.views import bp as tasks_views
-    from app.admin.views import bp as admin_views
 
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})

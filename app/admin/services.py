@@ -33,6 +33,14 @@ def create_user(username: str, password: str, roles: list[str], *, region=None, 
     return user
 
 
+def region_choices(locale: str) -> list[tuple[str, str]]:
+    """(code, label in the locale) for every region, by code."""
+    from sqlalchemy import select
+
+    return [(r.code, r.label(locale))
+            for r in db.session.scalars(select(Region).order_by(Region.code))]
+
+
 def set_locale(user: User, locale: str) -> None:
     if locale not in ("zh_CN", "en"):
         raise ValidationFailed({"locale": ["Must be zh_CN or en"]})

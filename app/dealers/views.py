@@ -4,9 +4,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from app.core.models import Region
+from app.admin.services import region_choices
 from app.dealers.models import DEALER_STATUSES, Dealer
 from app.dealers.services import get_dealer_for, list_dealers
 from app.extensions import db
@@ -29,9 +28,7 @@ def dealer_label(value, kind: str) -> str:
 
 
 def _regions() -> dict[str, str]:
-    locale = str(get_locale() or "zh_CN")
-    return {r.code: r.label(locale) for r in db.session.scalars(select(Region)
-                                                               .order_by(Region.code))}
+    return dict(region_choices(str(get_locale() or "zh_CN")))
 
 
 @bp.get("/dealers")

@@ -12,7 +12,11 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser, UserTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import (
+    ServiceTaskParser,
+    SpiffTaskParser,
+    UserTaskParser,
+)
 
 from app.engine.specs import PlatformNoneTask, PlatformServiceTask
 

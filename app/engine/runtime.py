@@ -15,7 +15,6 @@ from app.engine.parsing import build_specs, parse_bundle
 from app.engine.sandbox import SandboxEnvironment
 from app.engine.specs import PlatformServiceTask, PlatformWorkflow
 
-
 _script_engine: PythonScriptEngine | None = None
 
 

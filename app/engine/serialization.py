@@ -8,11 +8,17 @@ import contextvars
 from datetime import date
 from decimal import Decimal
 
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter, SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.serializer.task_spec import (
+    ServiceTaskConverter,
+    SpiffBpmnTaskConverter,
+)
 
 from app.engine.specs import PlatformNoneTask, PlatformServiceTask, PlatformWorkflow
 

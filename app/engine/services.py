@@ -201,3 +201,20 @@ def create_instance(version: ProcessVersion, user: User, *, business_key=None, t
 
 def get_instance(instance_id: int) -> ProcessInstance:
     return ProcessInstance.get_or_404(instance_id, "Instance")
+
+
+def first_user_task(version: ProcessVersion) -> tuple[str | None, str | None]:
+    """(BPMN id, form key) of the first user task reached from the process start."""
+    from app.engine.validation import assignment_of
+
+    spec = compiled_for(version.id).spec
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if task_spec.name in seen:
+            continue
+        seen.add(task_spec.name)
+        if getattr(task_spec, "manual", False):
+            return task_spec.bpmn_id, assignment_of(task_spec).get("formKey")
+        queue.extend(task_spec.outputs)
+    return None, None

@@ -8,13 +8,6 @@ from app.extensions import db
 _REGISTRY_KEY = "dealerflow.forms"
 
 
-def _regions(locale: str):
-    from app.core.models import Region
-
-    rows = db.session.scalars(select(Region).order_by(Region.code)).all()
-    return [(r.code, r.label(locale)) for r in rows]
-
-
 def _tier1_dealers(locale: str):
     from app.dealers.models import Dealer
 
@@ -25,9 +18,10 @@ def _tier1_dealers(locale: str):
 
 
 def init_forms(app: Flask) -> None:
+    from app.admin.services import region_choices
     from app.forms import FormRegistry, install_jinja_globals, register_option_source
 
-    register_option_source("regions", _regions)
+    register_option_source("regions", lambda locale: region_choices(locale or "zh_CN"))
     register_option_source("tier1_dealers", _tier1_dealers)
     app.extensions[_REGISTRY_KEY] = FormRegistry.load(app.config["FORMS_DIR"])
     install_jinja_globals(app.jinja_env)

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from app.core.models import utcnow
 from app.core.errors import Conflict
+from app.core.models import utcnow
 from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db

@@ -5,7 +5,12 @@ from flask_smorest import Blueprint
 from app.core.auth import api_user, require_api
 from app.core.schemas import DataRequest
 from app.tasks import services
-from app.tasks.schemas import InstanceSchema, TaskDetailSchema, TaskListQuery, TaskSchema
+from app.tasks.schemas import (
+    InstanceSchema,
+    TaskDetailSchema,
+    TaskListQuery,
+    TaskSchema,
+)
 
 blp = Blueprint("tasks_api", __name__, description="Human tasks")
 

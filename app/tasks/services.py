@@ -1,8 +1,8 @@
 """Human-task operations (claim, release, complete, return) and the inbox queries."""
 
 import orjson
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy import delete, or_, select, union, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -267,3 +267,10 @@ def task_for_api(task: HumanTask) -> HumanTask:
     task.form = {"key": form.key, "title": form.title,
                  "fields": [f.name for f in form.fields]} if form is not None else None
     return task
+
+
+def started_by(user: User, limit: int = 200) -> list[ProcessInstance]:
+    """The instances a user started, newest first."""
+    return db.session.scalars(select(ProcessInstance)
+                              .where(ProcessInstance.started_by_id == user.id)
+                              .order_by(ProcessInstance.id.desc()).limit(limit)).all()

@@ -15,14 +15,13 @@ from flask_babel import format_datetime, get_locale, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import User
 from app.engine.models import ProcessInstance
 from app.engine.services import (
     can_start,
-    compiled_for,
+    first_user_task,
     get_instance,
     latest_version,
     latest_versions,
@@ -39,6 +38,7 @@ from app.tasks.services import (
     is_candidate,
     release_task,
     start_instance,
+    started_by,
     submitted_data,
 )
 from app.tasks.services import (
@@ -156,23 +156,6 @@ def _keep_existing_files(form, values: dict) -> dict:
             if not exists:
                 values.pop(field.name)
     return values
-
-
-def first_form_key(process_key: str) -> tuple[str | None, str | None]:
-    """(BPMN id, form key) of the first user task reached from the process start."""
-    from app.engine.validation import assignment_of
-
-    spec = compiled_for(latest_version(process_key).id).spec
-    queue, seen = [spec.start], set()
-    while queue:
-        task_spec = queue.pop(0)
-        if task_spec.name in seen:
-            continue
-        seen.add(task_spec.name)
-        if getattr(task_spec, "manual", False):
-            return task_spec.bpmn_id, assignment_of(task_spec).get("formKey")
-        queue.extend(task_spec.outputs)
-    return None, None
 
 
 # --- Task and instance context ---------------------------------------------------------
@@ -310,7 +293,7 @@ def start_form(key: str):
     version = latest_version(key)
     if not can_start(version, current_user):
         raise Forbidden(_("You may not start this process."))
-    bpmn_id, form_key = first_form_key(key)
+    bpmn_id, form_key = first_user_task(version)
     form, values, errors, status = _form(form_key), {}, {}, 200
     if request.method == "POST":
         data = {}
@@ -335,21 +318,15 @@ def start_form(key: str):
 @bp.get("/instances/mine")
 @login_required
 def my_instances():
-    rows = db.session.scalars(select(ProcessInstance)
-                              .where(ProcessInstance.started_by_id == current_user.id)
-                              .order_by(ProcessInstance.id.desc()).limit(200)).all()
-    return render_template("tasks/my_instances.html", instances=rows,
+    return render_template("tasks/my_instances.html", instances=started_by(current_user),
                            process_names=_process_names())
 
 
 @bp.get("/instances/<int:instance_id>")
 @login_required
 def instance_page(instance_id: int):
-    try:
-        instance = get_instance(instance_id)
-    except NotFound:
-        instance = None
-    if instance is None or not can_view_instance(instance, current_user):
+    instance = get_instance(instance_id)
+    if not can_view_instance(instance, current_user):
         raise NotFound(_("Application %(id)s not found", id=instance_id))
     tasks = instance_tasks(instance.id)
     mine = [t for t in tasks if t.status == "open" and t.assignee_id == current_user.id]
