@@ -40,8 +40,8 @@ bench: install
 	$(BIN)/python bench/run_all.py
 
 lint: install
-	$(BIN)/ruff check app connectors tests bench config.py wsgi.py
-	$(BIN)/ruff format --check app connectors tests bench config.py wsgi.py || true
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) instance/*.db

@@ -71,12 +71,12 @@ def print_table(headers, rows, title: str | None = None) -> None:
     if title:
         print(f"\n{title}")
     line = "  ".join(str(h).ljust(w) if i == 0 else str(h).rjust(w)
-                     for i, (h, w) in enumerate(zip(headers, widths)))
+                     for i, (h, w) in enumerate(zip(headers, widths, strict=True)))
     print(line)
     print("-" * len(line))
     for r in cells:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths))))
+                        for i, (c, w) in enumerate(zip(r, widths, strict=True))))
     sys.stdout.flush()
 
 

@@ -99,7 +99,7 @@ def run(app, n: int) -> None:
     samples = defaultdict(list)
     sql = defaultdict(list)
     event.listen(engine, "before_cursor_execute", _count)
-    for i in range(n + 10):
+    for _ in range(n + 10):
         counter["n"] = 0
         _, dt = one("/healthz")
         samples["GET /healthz"].append(dt)

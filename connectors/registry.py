@@ -6,8 +6,9 @@ operations write this platform's own database and run inside the job's transacti
 apply exactly once); external ones run outside it and must honour ``ctx.idempotency_key``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 class ConnectorError(Exception):

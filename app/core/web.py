@@ -23,9 +23,9 @@ def _default(obj):
         return str(obj)
     if isinstance(obj, set | frozenset):
         return sorted(obj)
-    if hasattr(obj, "__html__") or hasattr(obj, "__str__"):
+    if hasattr(obj, "__html__"):  # lazy translation strings, Markup
         return str(obj)
-    raise TypeError
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
 def dumps(obj) -> str:

@@ -18,6 +18,10 @@ def next_dealer_code(region: str) -> str:
     return f"{prefix}{(count or 0) + 1:06d}"
 
 
+def _int_or_none(value) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
 def archive_admitted_dealer(params: dict, instance_id: int) -> Dealer:
     """Create the dealer (active) with its addresses, bank account and a lifecycle record.
 
@@ -32,12 +36,12 @@ def archive_admitted_dealer(params: dict, instance_id: int) -> Dealer:
     dealer = Dealer(code=next_dealer_code(params["region"]), name=params["company_name"],
                     uscc=params["uscc"], dealer_type=params["dealer_type"], level=params["level"],
                     region=params["region"], status="active",
-                    parent_id=int(params["parent_dealer"]) if params.get("parent_dealer") else None,
+                    parent_id=_int_or_none(params.get("parent_dealer")),
                     legal_representative=params.get("legal_representative"),
                     contact_name=params.get("contact_name"),
                     contact_phone=params.get("contact_phone"),
                     credit_limit=params["credit_limit"], payment_terms=params.get("payment_terms"),
-                    licence_file_id=int(params["business_licence"]) if params.get("business_licence") else None,
+                    licence_file_id=_int_or_none(params.get("business_licence")),
                     admitted_on=date.today(), source_instance_id=instance_id)
     for i, row in enumerate(params.get("shipping_addresses") or []):
         dealer.addresses.append(DealerAddress(address=row.get("address", ""),

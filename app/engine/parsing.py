@@ -3,8 +3,8 @@
 This module and its siblings in ``app.engine`` are the only code that imports SpiffWorkflow.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag

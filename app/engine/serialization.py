@@ -7,6 +7,7 @@ spec cache on load, which halves the stored state and its (de)serialization time
 import contextvars
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
@@ -37,7 +38,6 @@ class SlimWorkflowConverter(BpmnWorkflowConverter):
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        from uuid import UUID
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)

@@ -1,7 +1,7 @@
 """Platform rules every deployed model must pass, each problem located (file, element, line)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from lxml import etree
 

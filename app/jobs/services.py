@@ -69,7 +69,7 @@ def claim_next(worker_id: str) -> Job | None:
 
 
 def _apply_result(job: Job, result: dict) -> None:
-    instance = db.session.get(ProcessInstance, job.instance_id, with_for_update=False)
+    instance = db.session.get(ProcessInstance, job.instance_id)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)
     if job.result_variable:

@@ -2,7 +2,6 @@
 
 import io
 
-import pytest
 from sqlalchemy import func, select
 
 from app.engine.models import ProcessInstance

@@ -81,12 +81,14 @@ def test_unknown_form_key_and_unknown_role():
 
 def test_unknown_operator_and_missing_parameter():
     unknown = simple('<bpmn:serviceTask id="t"><bpmn:extensionElements>'
-                     '<spiffworkflow:serviceTaskOperator id="erp.nothing"><spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>'
+                     '<spiffworkflow:serviceTaskOperator id="erp.nothing"><spiffworkflow:parameters/>'
+                     '</spiffworkflow:serviceTaskOperator>'
                      '</bpmn:extensionElements></bpmn:serviceTask>')
     [p] = problems_of({"op.bpmn": unknown})
     assert "Unknown service operation 'erp.nothing'" in p["message"] and p["element"] == "t"
     missing = simple('<bpmn:serviceTask id="t"><bpmn:extensionElements>'
-                     '<spiffworkflow:serviceTaskOperator id="dealers.archive"><spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>'
+                     '<spiffworkflow:serviceTaskOperator id="dealers.archive"><spiffworkflow:parameters/>'
+                     '</spiffworkflow:serviceTaskOperator>'
                      '</bpmn:extensionElements></bpmn:serviceTask>')
     [p] = problems_of({"op2.bpmn": missing})
     assert "needs parameter" in p["message"] and "uscc" in p["message"]
