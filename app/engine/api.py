@@ -79,3 +79,28 @@ def get_instance(instance_id):
     if not tasks.can_view_instance(instance, api_user()):
         raise NotFound(f"Instance {instance_id} not found")
     return tasks.instance_for_api(instance, with_data=True)
+
+
+class MessageRequest(Schema):
+    payload = fields.Dict(load_default=dict)
+    business_key = fields.String(load_default=None, allow_none=True)
+    instance_id = fields.Integer(load_default=None, allow_none=True)
+    correlations = fields.Dict(load_default=dict)
+
+
+class MessageResult(Schema):
+    message = fields.String()
+    delivered_to = fields.List(fields.Integer())
+
+
+@blp.route("/messages/<name>", methods=["POST"])
+@blp.arguments(MessageRequest)
+@blp.response(200, MessageResult)
+@require_api("admin")
+def deliver(body, name):
+    """Deliver a message (e.g. an e-signature callback) to the instances waiting for it."""
+    ids = services.deliver_message(name, body["payload"], api_user(),
+                                   business_key=body["business_key"],
+                                   instance_id=body["instance_id"],
+                                   correlations=body["correlations"])
+    return {"message": name, "delivered_to": ids}

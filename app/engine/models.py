@@ -50,6 +50,9 @@ class ProcessInstance(Model):
     lock_version: Mapped[int] = mapped_column(Integer, default=1, nullable=False)
     state: Mapped[str] = mapped_column(Text, nullable=False)
     next_timer_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    # ",name1,name2,": messages a waiting catch event / receive task would accept now.
+    waiting_messages: Mapped[str] = mapped_column(String(255), default="", server_default="",
+                                                  nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: data shown in lists/pages
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)

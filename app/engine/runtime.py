@@ -115,6 +115,24 @@ def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
     return min(times) if times else None
 
 
+def waiting_message_names(workflow: BpmnWorkflow) -> list[str]:
+    return sorted({e.name for e in workflow.waiting_events() if "Message" in str(e.event_type)})
+
+
+def send_message(workflow: BpmnWorkflow, name: str, payload: dict, correlations: dict) -> bool:
+    """Deliver a message; False when nothing in the workflow waits for it."""
+    from SpiffWorkflow.bpmn.util.event import BpmnEvent
+    from SpiffWorkflow.exceptions import WorkflowException
+    from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+
+    event = BpmnEvent(MessageEventDefinition(name), payload=payload, correlations=correlations)
+    try:
+        workflow.send_event(event)
+    except WorkflowException:
+        return False
+    return True
+
+
 def workflow_data(workflow: BpmnWorkflow) -> dict:
     """The data an observer should see: the workflow's data once done, else the latest task's."""
     if workflow.is_completed():

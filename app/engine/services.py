@@ -165,6 +165,8 @@ def save(instance: ProcessInstance, workflow, actor: User | None) -> None:
     instance.state = dump_workflow(workflow)
     instance.updated_at = utcnow()
     instance.next_timer_at = runtime.next_timer_at(workflow)
+    waiting = runtime.waiting_message_names(workflow)
+    instance.waiting_messages = f",{','.join(waiting)}," if waiting else ""
     if workflow.is_completed() and instance.status != "completed":
         instance.status = "completed"
         instance.completed_at = utcnow()
@@ -218,3 +220,29 @@ def first_user_task(version: ProcessVersion) -> tuple[str | None, str | None]:
             return task_spec.bpmn_id, assignment_of(task_spec).get("formKey")
         queue.extend(task_spec.outputs)
     return None, None
+
+
+def deliver_message(name: str, payload: dict, actor: User, *, business_key: str | None = None,
+                    instance_id: int | None = None, correlations: dict | None = None) -> list[int]:
+    """Wake every running instance waiting for message ``name`` (narrowed by key or id)."""
+    stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
+                                         ProcessInstance.waiting_messages.contains(f",{name},"))
+    if business_key:
+        stmt = stmt.where(ProcessInstance.business_key == business_key)
+    if instance_id:
+        stmt = stmt.where(ProcessInstance.id == instance_id)
+    delivered = []
+    for instance in db.session.scalars(stmt.order_by(ProcessInstance.id).limit(100)).all():
+        workflow = load_workflow_of(instance)
+        if not runtime.send_message(workflow, name, payload, correlations or {}):
+            continue
+        run_engine(instance, workflow)
+        save(instance, workflow, actor)
+        record(actor.username, "message.delivered", target_type="instance",
+               target_id=instance.id, instance_id=instance.id, process_key=instance.process_key,
+               details={"message": name, "payload": payload})
+        delivered.append(instance.id)
+    if not delivered:
+        raise NotFound(f"No running instance is waiting for message '{name}'",
+                       code="no_waiting_instance")
+    return delivered
