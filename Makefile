@@ -6,7 +6,7 @@ export FLASK_APP := wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench lint install translations migrate seed worker clean
+.PHONY: run test bench lint install translations vendor migrate seed worker clean
 
 $(BIN)/activate: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,17 @@ $(BIN)/activate: setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	touch $(BIN)/activate
 
-install: $(BIN)/activate translations
+install: $(BIN)/activate translations vendor
+
+# Front-end packages from npm (committed package-lock.json), copied into app/static/vendor.
+SWAGGER_DIST := node_modules/swagger-ui-dist
+vendor: app/static/vendor/swagger-ui/swagger-ui-bundle.js
+
+app/static/vendor/swagger-ui/swagger-ui-bundle.js: package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p app/static/vendor/swagger-ui
+	cp $(SWAGGER_DIST)/swagger-ui.css $(SWAGGER_DIST)/swagger-ui-bundle.js \
+	   $(SWAGGER_DIST)/swagger-ui-standalone-preset.js app/static/vendor/swagger-ui/
 
 translations: $(BIN)/activate
 	@if [ -d app/translations ]; then $(BIN)/pybabel compile -d app/translations; fi
@@ -44,4 +54,4 @@ lint: install
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) instance/*.db
+	rm -rf $(VENV) instance/*.db node_modules app/static/vendor

@@ -93,3 +93,11 @@ def test_twenty_threads_racing_to_complete_one_task(app, api, admission_data):
     assert len([e for e in events if e["task_id"] == task["id"]]) == 1
     inst = admin.get(f"/api/v1/instances/{task['instance_id']}").json
     assert [t["bpmn_id"] for t in inst["tasks"] if t["status"] == "open"] == ["finance_review"]
+
+
+def test_api_docs_page_is_served_locally(client):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
