@@ -38,6 +38,7 @@ def run_worker(once: bool = False, worker_id: str | None = None) -> None:
             except Exception:  # noqa: BLE001 - keep polling after an unexpected failure
                 log.exception("worker tick failed")
 
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per poll is noise
     scheduler = BlockingScheduler()
     scheduler.add_job(job, "interval", seconds=app.config["WORKER_POLL_SECONDS"],
                       max_instances=1, coalesce=True, id="poll")
