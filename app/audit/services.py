@@ -2,9 +2,10 @@
 
 import hashlib
 from datetime import datetime
+from types import SimpleNamespace
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from app.audit.models import AuditEvent
 from app.core.models import utcnow
@@ -22,11 +23,14 @@ def compute_hash(prev_hash: str, fields: dict) -> str:
     return hashlib.sha256(prev_hash.encode() + _canonical(fields)).hexdigest()
 
 
-def _fields(ev: AuditEvent) -> dict:
+def _fields(ev) -> dict:
     return {"at": ev.at.isoformat(timespec="microseconds"), "actor": ev.actor,
             "action": ev.action, "target_type": ev.target_type, "target_id": ev.target_id,
             "instance_id": ev.instance_id, "task_id": ev.task_id,
             "process_key": ev.process_key, "dealer_id": ev.dealer_id, "details": ev.details}
+
+
+_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
 
 
 def _last_hash() -> str:
@@ -34,26 +38,25 @@ def _last_hash() -> str:
     if session.get_bind().dialect.name == "postgresql":
         # Serialise chain appends cluster-wide; released at commit/rollback.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    last = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
-    return last.scalar() or GENESIS
+    return session.execute(_LAST_HASH).scalar() or GENESIS
 
 
 def record(actor: str, action: str, *, target_type: str = "", target_id=None,
            instance_id: int | None = None, task_id: int | None = None,
            process_key: str | None = None, dealer_id: int | None = None,
-           details: dict | None = None, at: datetime | None = None) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction."""
-    ev = AuditEvent(at=at or utcnow(), actor=actor or "system", action=action,
-                    target_type=target_type, target_id=None if target_id is None else str(target_id),
-                    instance_id=instance_id, task_id=task_id, process_key=process_key,
-                    dealer_id=dealer_id,
-                    details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS,
-                                         default=str).decode())
-    ev.prev_hash = _last_hash()
-    ev.hash = compute_hash(ev.prev_hash, _fields(ev))
-    db.session.add(ev)
-    db.session.flush()
-    return ev
+           details: dict | None = None, at: datetime | None = None) -> str:
+    """Append one event to the chain in the caller's transaction; return its hash."""
+    values = SimpleNamespace(
+        at=at or utcnow(), actor=actor or "system", action=action, target_type=target_type,
+        target_id=None if target_id is None else str(target_id), instance_id=instance_id,
+        task_id=task_id, process_key=process_key, dealer_id=dealer_id,
+        details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS, default=str).decode())
+    fields = _fields(values)
+    prev = _last_hash()
+    digest = compute_hash(prev, fields)
+    db.session.execute(insert(AuditEvent.__table__).values(
+        **vars(values), prev_hash=prev, hash=digest))
+    return digest
 
 
 def verify_chain(batch: int = 5000) -> tuple[int, AuditEvent | None, str]:
