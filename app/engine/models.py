@@ -57,5 +57,3 @@ class ProcessInstance(Model):
     summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: data shown in lists/pages
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
-
-    __mapper_args__ = {"version_id_col": lock_version}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import func, select
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.core.errors import Conflict, DeployError, NotFound, WorkflowError
@@ -155,35 +155,61 @@ def run_engine(instance: ProcessInstance, workflow) -> None:
         raise _engine_error(instance, exc) from exc
 
 
-def save(instance: ProcessInstance, workflow, actor: User | None) -> None:
-    """Project tasks and jobs, store the state; 409 if someone saved it first."""
-    from app.jobs.services import sync_jobs
-    from app.tasks.projection import sync_human_tasks
+_MUTABLE = ("state", "updated_at", "next_timer_at", "waiting_messages", "status",
+            "completed_at", "outcome", "outcome_reason")
 
-    sync_human_tasks(instance, workflow)
-    sync_jobs(instance, workflow)
+
+def _stamp(instance: ProcessInstance, workflow) -> bool:
+    """Copy the workflow's state onto the row; True when this step completed it."""
     instance.state = dump_workflow(workflow)
     instance.updated_at = utcnow()
     instance.next_timer_at = runtime.next_timer_at(workflow)
     waiting = runtime.waiting_message_names(workflow)
     instance.waiting_messages = f",{','.join(waiting)}," if waiting else ""
-    if workflow.is_completed() and instance.status != "completed":
-        instance.status = "completed"
-        instance.completed_at = utcnow()
-        instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")
+    if not workflow.is_completed() or instance.status == "completed":
+        return False
+    instance.status, instance.completed_at = "completed", utcnow()
+    instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")
+    return True
+
+
+def _write(instance: ProcessInstance) -> None:
+    """INSERT a new row, or UPDATE guarded on ``lock_version``: 409 if someone saved first."""
+    if instance.id is None:
+        db.session.add(instance)
+        db.session.flush()
+        return
+    values = {name: getattr(instance, name) for name in _MUTABLE}
+    version = instance.lock_version
+    with db.session.no_autoflush:  # the row's pending attributes go into this one UPDATE
+        done = db.session.execute(
+            update(ProcessInstance).where(ProcessInstance.id == instance.id,
+                                          ProcessInstance.lock_version == version)
+            .values(lock_version=version + 1, **values)
+            .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict("The instance was changed by someone else; reload and try again",
+                       code="stale_instance")
+    values["lock_version"] = version + 1
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+
+
+def save(instance: ProcessInstance, workflow, actor: User | None, on_written=None) -> None:
+    """Store the state, then project human tasks and jobs (``on_written`` runs in between)."""
+    from app.jobs.services import sync_jobs
+    from app.tasks.projection import sync_human_tasks
+
+    completed = _stamp(instance, workflow)
+    _write(instance)
+    if on_written is not None:
+        on_written(instance)
+    sync_human_tasks(instance, workflow)
+    sync_jobs(instance, workflow)
+    if completed:
         record(actor.username if actor else "system", "instance.completed",
                target_type="instance", target_id=instance.id, instance_id=instance.id,
                process_key=instance.process_key, details={"outcome": instance.outcome})
-    flush_instance()
-
-
-def flush_instance() -> None:
-    try:
-        db.session.flush()
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict("The instance was changed by someone else; reload and try again",
-                       code="stale_instance") from None
 
 
 def create_instance(version: ProcessVersion, user: User, *, business_key=None, title="",
@@ -192,11 +218,9 @@ def create_instance(version: ProcessVersion, user: User, *, business_key=None, t
     workflow = runtime.new_workflow(proc)
     instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
                                status="running", business_key=business_key, title=title,
-                               region=region, started_by_id=user.id, state="{}")
+                               region=region, started_by_id=user.id, state="{}", lock_version=1)
     if subject:
         instance.subject_type, instance.subject_id = subject
-    db.session.add(instance)
-    db.session.flush()
     runtime.seed_data(workflow, {"initiator": user.username})
     return instance, workflow
 

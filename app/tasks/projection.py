@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from app.core.models import User, utcnow
 from app.core.roles import is_regional
@@ -44,28 +44,52 @@ def _due(info: dict):
     return None
 
 
-def _new_row(instance: ProcessInstance, task, pass_no: int) -> HumanTask:
+def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:
+    """Column values of the ``human_task`` row for a READY engine task (and its candidates)."""
     spec = task.task_spec
     info = assignment_of(spec)
     roles = candidate_roles(spec)
     users = [u.strip() for u in (info.get("candidateUsers") or "").split(",") if u.strip()]
-    row = HumanTask(instance_id=instance.id, process_key=instance.process_key,
-                    title=instance.title, engine_task_id=str(task.id), bpmn_id=spec.bpmn_id,
-                    name=spec.bpmn_name or spec.bpmn_id, form_key=info.get("formKey"),
-                    lane=spec.lane, candidate_roles=",".join(roles),
-                    candidate_users=",".join(users), scope_region=_scope(task, roles, info),
-                    assignee_id=_assignee_id(instance, task, info), status="open",
-                    due_at=_due(info), priority=int(info.get("priority") or 50),
-                    pass_no=pass_no, created_at=utcnow())
-    row.candidates = [("role", r) for r in roles] + [("user", u) for u in users]
-    return row
+    return {"instance_id": instance.id, "process_key": instance.process_key,
+            "title": instance.title, "engine_task_id": str(task.id), "bpmn_id": spec.bpmn_id,
+            "name": spec.bpmn_name or spec.bpmn_id, "form_key": info.get("formKey"),
+            "lane": spec.lane, "candidate_roles": ",".join(roles),
+            "candidate_users": ",".join(users), "scope_region": _scope(task, roles, info),
+            "assignee_id": _assignee_id(instance, task, info), "status": "open",
+            "due_at": _due(info), "priority": int(info.get("priority") or 50),
+            "pass_no": pass_no, "created_at": utcnow(),
+            "_candidates": [("role", r) for r in roles] + [("user", u) for u in users]}
 
 
-def sync_human_tasks(instance: ProcessInstance, workflow) -> list[HumanTask]:
+def insert_rows(rows: list[dict]) -> list[int]:
+    """INSERT task rows and their candidates with Core statements; return the new ids."""
+    if not rows:
+        return []
+    table = HumanTask.__table__
+    ids = []
+    for row in rows:  # usually one; RETURNING one by one keeps ids and rows paired
+        values = {k: v for k, v in row.items() if not k.startswith("_")}
+        ids.append(db.session.execute(insert(table).values(**values).returning(table.c.id))
+                   .scalar_one())
+    candidates = [{"task_id": tid, "kind": k, "value": v, "created_at": row["created_at"]}
+                  for tid, row in zip(ids, rows, strict=True) for k, v in row["_candidates"]]
+    if candidates:
+        db.session.execute(insert(TaskCandidate.__table__), candidates)
+    return ids
+
+
+def _last_passes(instance_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(HumanTask.bpmn_id, func.max(HumanTask.pass_no))
+                              .where(HumanTask.instance_id == instance_id)
+                              .group_by(HumanTask.bpmn_id)).all()
+    return dict(rows)
+
+
+def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     """Insert rows for new READY tasks; cancel open rows whose engine task is gone."""
     ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
     open_rows = db.session.execute(
-        select(HumanTask.id, HumanTask.engine_task_id, HumanTask.bpmn_id)
+        select(HumanTask.id, HumanTask.engine_task_id)
         .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")).all()
     known = {r.engine_task_id for r in open_rows}
     gone = [r.id for r in open_rows if r.engine_task_id not in ready]
@@ -73,19 +97,9 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[HumanTask]:
         db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
                            .values(status="cancelled", completed_at=utcnow()))
         db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
-    created = []
-    for engine_id, task in ready.items():
-        if engine_id in known:
-            continue
-        passes = db.session.scalar(
-            select(HumanTask.pass_no).where(HumanTask.instance_id == instance.id,
-                                            HumanTask.bpmn_id == task.task_spec.bpmn_id)
-            .order_by(HumanTask.id.desc()).limit(1)) if instance.lock_version > 1 else None
-        row = _new_row(instance, task, (passes or 0) + 1)
-        db.session.add(row)
-        created.append(row)
-    if created:
-        db.session.flush()
-        db.session.add_all(TaskCandidate(task_id=row.id, kind=k, value=v, created_at=row.created_at)
-                           for row in created for k, v in row.candidates)
-    return created
+    new = [t for engine_id, t in ready.items() if engine_id not in known]
+    if not new:
+        return []
+    passes = _last_passes(instance.id) if instance.lock_version > 1 else {}
+    return insert_rows([new_row(instance, t, passes.get(t.task_spec.bpmn_id, 0) + 1)
+                        for t in new])
