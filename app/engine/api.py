@@ -78,7 +78,7 @@ def get_instance(instance_id):
     instance = services.get_instance(instance_id)
     if not tasks.can_view_instance(instance, api_user()):
         raise NotFound(f"Instance {instance_id} not found")
-    return tasks.instance_for_api(instance, with_data=True)
+    return tasks.instance_for_api(instance, with_data=True, history=True)
 
 
 class MessageRequest(Schema):

@@ -12,6 +12,7 @@ from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
 from app.tasks.models import HumanTask, TaskCandidate
+from app.tasks.projection import insert_rows, new_row
 
 PAGE = 50
 
@@ -122,45 +123,62 @@ def _ensure_actor(task: HumanTask, user: User) -> None:
         raise Conflict(f"Task {task.id} is assigned to someone else", code="not_assignee")
 
 
-def complete_task(task: HumanTask, user: User, data: dict) -> ProcessInstance:
-    """Validate the task's form, complete it (or return the instance), advance the engine."""
+def _clean(form_key: str | None, bpmn_id: str, data: dict | None) -> dict:
+    """Validate submitted data against the task's form; absent optional fields become None."""
     from app.forms import validate_submission
     from app.forms.setup import form_registry
 
-    _ensure_actor(task, user)
     cleaned = dict(data or {})
-    if task.form_key:
-        form = form_registry().get(task.form_key)
-        cleaned = validate_submission(form, cleaned, file_exists=_file_exists, task_id=task.bpmn_id)
-        for name in form.field_names:  # absent optional fields exist (as None) for scripts
-            cleaned.setdefault(name, None)
-    instance = db.session.get(ProcessInstance, task.instance_id)
-    workflow = load_workflow_of(instance)
-    engine_task = runtime.task_by_id(workflow, task.engine_task_id)
-    if engine_task is None or not runtime.is_ready(engine_task):
-        raise Conflict(f"Task {task.id} is no longer waiting", code="task_closed")
+    if not form_key:
+        return cleaned
+    form = form_registry().get(form_key)
+    cleaned = validate_submission(form, cleaned, file_exists=_file_exists, task_id=bpmn_id)
+    for name in form.field_names:  # scripts and conditions may name every field
+        cleaned.setdefault(name, None)
+    return cleaned
+
+
+def _advance(instance: ProcessInstance, workflow, engine_task, cleaned: dict):
+    """Apply a decision to the engine: return for revision, or complete and run on."""
     decision = cleaned.get("decision")
     if decision == "return":
-        _return_instance(instance, workflow, engine_task, task)
+        _return_instance(instance, workflow, engine_task)
     else:
         engine_task.set_data(**cleaned)
         engine_task.run()
         if decision == "reject":
             instance.outcome, instance.outcome_reason = "rejected", cleaned.get("comment")
-    _close(task, user, cleaned, decision)
     run_engine(instance, workflow)
+    return decision
+
+
+def complete_task(task: HumanTask, user: User, data: dict) -> ProcessInstance:
+    """Validate the task's form, complete it (or return the instance), advance the engine."""
+    _ensure_actor(task, user)
+    cleaned = _clean(task.form_key, task.bpmn_id, data)
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    workflow = load_workflow_of(instance)
+    engine_task = runtime.task_by_id(workflow, task.engine_task_id)
+    if engine_task is None or not runtime.is_ready(engine_task):
+        raise Conflict(f"Task {task.id} is no longer waiting", code="task_closed")
+    decision = _advance(instance, workflow, engine_task, cleaned)
+    _close(task, user, cleaned, decision)
     save(instance, workflow, user)
     _audit(user, "task.completed", task, instance.process_key,
            outcome=task.outcome, comment=task.comment, bpmn_id=task.bpmn_id)
     return instance
 
 
+def _closed_values(user: User, cleaned: dict, decision) -> dict:
+    return {"status": "returned" if decision == "return" else "completed",
+            "completed_at": utcnow(), "completed_by_id": user.id,
+            "outcome": decision or "completed", "comment": cleaned.get("comment"),
+            "submitted": orjson.dumps(cleaned, default=str).decode(), "assignee_id": user.id}
+
+
 def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
     """Close the task row, guarded on it still being open (a double submit loses here)."""
-    values = {"status": "returned" if decision == "return" else "completed",
-              "completed_at": utcnow(), "completed_by_id": user.id,
-              "outcome": decision or "completed", "comment": cleaned.get("comment"),
-              "submitted": orjson.dumps(cleaned, default=str).decode(), "assignee_id": user.id}
+    values = _closed_values(user, cleaned, decision)
     done = db.session.execute(
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == "open")
         .values(**values).execution_options(synchronize_session=False))
@@ -171,7 +189,7 @@ def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
         set_committed_value(task, key, value)
 
 
-def _return_target(workflow, engine_task, task: HumanTask):
+def _return_target(workflow, engine_task):
     """The task to send the instance back to: ``returnTo`` if set, else the initiator's task."""
     from app.engine.validation import assignment_of, is_initiator_task
 
@@ -188,8 +206,8 @@ def _return_target(workflow, engine_task, task: HumanTask):
     raise Conflict("There is no earlier step to return this instance to", code="no_return_target")
 
 
-def _return_instance(instance, workflow, engine_task, task: HumanTask) -> None:
-    target = _return_target(workflow, engine_task, task)
+def _return_instance(instance, workflow, engine_task) -> None:
+    target = _return_target(workflow, engine_task)
     workflow.reset_from_task_id(target.id)
     instance.outcome = None
 
@@ -211,28 +229,46 @@ def submitted_data(task: HumanTask) -> dict:
 
 def start_instance(process_key: str, user: User, data: dict | None,
                    business_key: str | None = None) -> ProcessInstance:
-    """Start the latest version; with ``data``, submit the initiator's first form too."""
-    from app.core.errors import Forbidden as _Forbidden
+    """Start the latest version; with ``data``, submit the initiator's first form too.
+
+    Everything happens in memory first, so a form error writes nothing; then the instance is
+    saved once.
+    """
     from app.engine.services import can_start, create_instance, latest_version
+    from app.engine.validation import assignment_of, is_initiator_task
 
     version = latest_version(process_key)
     if not can_start(version, user):
-        raise _Forbidden(f"You may not start '{process_key}'")
+        raise Forbidden(f"You may not start '{process_key}'")
     data = data or {}
     title = str(data.get("company_name") or data.get("title") or data.get("name") or "")[:200]
     instance, workflow = create_instance(version, user, business_key=business_key,
                                          title=title or version.name,
                                          region=data.get("region") or user.region)
     run_engine(instance, workflow)
-    save(instance, workflow, user)
-    record(user.username, "instance.started", target_type="instance", target_id=instance.id,
-           instance_id=instance.id, process_key=process_key,
-           details={"version": version.version, "business_key": business_key})
-    first = db.session.scalar(select(HumanTask).where(
-        HumanTask.instance_id == instance.id, HumanTask.status == "open",
-        HumanTask.assignee_id == user.id).limit(1))
-    if data and first is not None:
-        complete_task(first, user, data)
+    first = next((t for t in runtime.ready_human_tasks(workflow)
+                  if is_initiator_task(t.task_spec)), None) if data else None
+    cleaned = decision = None
+    if first is not None:
+        cleaned = _clean(assignment_of(first.task_spec).get("formKey"),
+                         first.task_spec.bpmn_id, data)
+        decision = _advance(instance, workflow, first, cleaned)
+
+    def on_written(inst: ProcessInstance) -> None:
+        record(user.username, "instance.started", target_type="instance", target_id=inst.id,
+               instance_id=inst.id, process_key=process_key,
+               details={"version": version.version, "business_key": business_key})
+        if first is None:
+            return
+        row = new_row(inst, first, 1) | _closed_values(user, cleaned, decision)
+        row["_candidates"] = []
+        [task_id] = insert_rows([row])
+        record(user.username, "task.completed", target_type="task", target_id=task_id,
+               instance_id=inst.id, task_id=task_id, process_key=process_key,
+               details={"outcome": row["outcome"], "comment": row["comment"],
+                        "bpmn_id": row["bpmn_id"]})
+
+    save(instance, workflow, user, on_written=on_written)
     return instance
 
 
@@ -247,11 +283,19 @@ def can_view_instance(instance: ProcessInstance, user: User) -> bool:
     return any(can_view(t, user) or is_candidate(t, user) for t in instance_tasks(instance.id))
 
 
-def instance_for_api(instance: ProcessInstance, with_data: bool = False) -> dict:
+def open_tasks(instance_id: int) -> list[HumanTask]:
+    return db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                      HumanTask.status == "open")
+                              .order_by(HumanTask.id)).all()
+
+
+def instance_for_api(instance: ProcessInstance, with_data: bool = False,
+                     history: bool = False) -> dict:
+    """The instance summary; ``tasks`` holds the open tasks, or every task with ``history``."""
     out = {c: getattr(instance, c) for c in (
         "id", "process_key", "status", "outcome", "outcome_reason", "business_key", "title",
         "region", "created_at", "updated_at", "completed_at", "lock_version")}
-    out["tasks"] = instance_tasks(instance.id)
+    out["tasks"] = instance_tasks(instance.id) if history else open_tasks(instance.id)
     if with_data:
         out["data"] = instance_view_data(instance)
     return out
