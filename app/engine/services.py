@@ -155,6 +155,7 @@ def run_engine(instance: ProcessInstance, workflow) -> None:
         raise _engine_error(instance, exc) from exc
 
 
+_INSTANCES = ProcessInstance.__table__
 _MUTABLE = ("state", "updated_at", "next_timer_at", "waiting_messages", "status",
             "completed_at", "outcome", "outcome_reason")
 
@@ -183,10 +184,10 @@ def _write(instance: ProcessInstance) -> None:
     version = instance.lock_version
     with db.session.no_autoflush:  # the row's pending attributes go into this one UPDATE
         done = db.session.execute(
-            update(ProcessInstance).where(ProcessInstance.id == instance.id,
-                                          ProcessInstance.lock_version == version)
+            update(_INSTANCES).where(_INSTANCES.c.id == instance.id,
+                                     _INSTANCES.c.lock_version == version)
             .values(lock_version=version + 1, **values)
-            .execution_options(synchronize_session=False))
+            )
     if done.rowcount != 1:
         raise Conflict("The instance was changed by someone else; reload and try again",
                        code="stale_instance")

@@ -94,9 +94,9 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     known = {r.engine_task_id for r in open_rows}
     gone = [r.id for r in open_rows if r.engine_task_id not in ready]
     if gone:
-        db.session.execute(update(HumanTask).where(HumanTask.id.in_(gone))
+        db.session.execute(update(HumanTask.__table__).where(HumanTask.__table__.c.id.in_(gone))
                            .values(status="cancelled", completed_at=utcnow()))
-        db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+        db.session.execute(delete(TaskCandidate.__table__).where(TaskCandidate.__table__.c.task_id.in_(gone)))
     new = [t for engine_id, t in ready.items() if engine_id not in known]
     if not new:
         return []

@@ -1,7 +1,9 @@
 """Human-task operations (claim, release, complete, return) and the inbox queries."""
 
+from functools import lru_cache
+
 import orjson
-from sqlalchemy import delete, or_, select, union, update
+from sqlalchemy import bindparam, delete, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
@@ -15,46 +17,53 @@ from app.tasks.models import HumanTask, TaskCandidate
 from app.tasks.projection import insert_rows, new_row
 
 PAGE = 50
+# Hot-path writes go through the tables (Core), not the ORM's bulk-update machinery.
+_TASKS = HumanTask.__table__
+_CANDIDATES = TaskCandidate.__table__
 
 
-def _in_scope(user: User):
-    return or_(HumanTask.scope_region.is_(None), HumanTask.scope_region == user.region)
+@lru_cache(maxsize=64)
+def _inbox_stmt(scope: str, n_roles: int, paged: bool):
+    """The inbox query for a shape of caller, built once; values are bound per call.
 
-
-def _group_ids(user: User, limit: int, before_id: int | None):
-    """Newest claimable task ids, one index walk per candidate (role or user), merged.
-
-    Each walk reads ``ix_task_candidate_lookup`` newest-first and stops after ``limit``
-    matches, so the first page stays fast however many tasks other groups have open.
+    ``group`` walks ``ix_task_candidate_lookup`` newest-first once per candidate (each role,
+    then the user) and stops after ``limit`` matches, so the first page stays fast however
+    many tasks other groups have open.
     """
-    parts = []
-    for kind, value in [("role", r) for r in user.roles] + [("user", user.username)]:
-        stmt = (select(TaskCandidate.task_id.label("id"))
-                .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
-                .where(TaskCandidate.kind == kind, TaskCandidate.value == value,
-                       HumanTask.status == "open", HumanTask.assignee_id.is_(None),
-                       _in_scope(user)))
-        if before_id:
-            stmt = stmt.where(TaskCandidate.task_id < before_id)
-        parts.append(select(stmt.order_by(TaskCandidate.task_id.desc()).limit(limit)
-                            .subquery().c.id))
-    return union(*parts) if len(parts) > 1 else parts[0]
+    page = bindparam("limit")
+    if scope == "mine":
+        where = [HumanTask.assignee_id == bindparam("user_id"), HumanTask.status == "open"]
+    elif scope == "completed":
+        where = [HumanTask.completed_by_id == bindparam("user_id")]
+    else:
+        walks = []
+        for i in range(n_roles + 1):
+            walk = (select(TaskCandidate.task_id.label("id"))
+                    .join(HumanTask, HumanTask.id == TaskCandidate.task_id)
+                    .where(TaskCandidate.kind == ("role" if i < n_roles else "user"),
+                           TaskCandidate.value == bindparam(f"v{i}"),
+                           HumanTask.status == "open", HumanTask.assignee_id.is_(None),
+                           or_(HumanTask.scope_region.is_(None),
+                               HumanTask.scope_region == bindparam("region"))))
+            if paged:
+                walk = walk.where(TaskCandidate.task_id < bindparam("before_id"))
+            walks.append(select(walk.order_by(TaskCandidate.task_id.desc()).limit(page)
+                                .subquery().c.id))
+        where = [HumanTask.id.in_(union(*walks) if len(walks) > 1 else walks[0])]
+    if paged:
+        where.append(HumanTask.id < bindparam("before_id"))
+    return select(HumanTask).where(*where).order_by(HumanTask.id.desc()).limit(page)
 
 
 def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
     """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
-    if scope == "mine":
-        stmt = select(HumanTask).where(HumanTask.assignee_id == user.id,
-                                       HumanTask.status == "open")
-    elif scope == "group":
-        stmt = select(HumanTask).where(HumanTask.id.in_(_group_ids(user, limit, before_id)))
-    elif scope == "completed":
-        stmt = select(HumanTask).where(HumanTask.completed_by_id == user.id)
-    else:
+    if scope not in ("mine", "group", "completed"):
         raise ValidationFailed({"scope": ["Must be one of mine, group, completed"]})
-    if before_id:
-        stmt = stmt.where(HumanTask.id < before_id)
-    return db.session.scalars(stmt.order_by(HumanTask.id.desc()).limit(limit)).all()
+    roles = user.roles
+    params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
+    params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
+    stmt = _inbox_stmt(scope, len(roles), bool(before_id))
+    return db.session.scalars(stmt, params).all()
 
 
 def is_candidate(task: HumanTask, user: User) -> bool:
@@ -93,9 +102,9 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
     if not is_candidate(task, user):
         raise Forbidden("You are not a candidate for this task")
     done = db.session.execute(
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == "open",
-                                HumanTask.assignee_id.is_(None))
-        .values(assignee_id=user.id, claimed_at=utcnow()).execution_options(synchronize_session=False))
+        update(_TASKS).where(_TASKS.c.id == task.id, _TASKS.c.status == "open",
+                             _TASKS.c.assignee_id.is_(None))
+        .values(assignee_id=user.id, claimed_at=utcnow()))
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
@@ -180,11 +189,11 @@ def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
     """Close the task row, guarded on it still being open (a double submit loses here)."""
     values = _closed_values(user, cleaned, decision)
     done = db.session.execute(
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == "open")
-        .values(**values).execution_options(synchronize_session=False))
+        update(_TASKS).where(_TASKS.c.id == task.id, _TASKS.c.status == "open")
+        .values(**values))
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was completed by someone else", code="task_closed")
-    db.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task.id))
+    db.session.execute(delete(_CANDIDATES).where(_CANDIDATES.c.task_id == task.id))
     for key, value in values.items():
         set_committed_value(task, key, value)
 

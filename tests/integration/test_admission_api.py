@@ -185,3 +185,18 @@ def test_claim_race_second_claimer_gets_409(api, admission_data):
     assert first.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 200
     assert second.post(f"/api/v1/tasks/{task['id']}/claim").status_code in (404, 409)
     assert _group_task(second) == []
+
+
+def test_group_inbox_pages_newest_first_and_completed_scope(api, admission_data):
+    applicant, mgr = api("applicant"), api("mgr_east")
+    for _ in range(3):
+        applicant.post("/api/v1/processes/dealer_admission/instances",
+                       json={"data": admission_data()})
+    first = mgr.get("/api/v1/tasks?scope=group&limit=2").json
+    assert len(first) == 2 and first[0]["id"] > first[1]["id"]
+    rest = mgr.get(f"/api/v1/tasks?scope=group&limit=2&before_id={first[-1]['id']}").json
+    assert len(rest) == 1 and rest[0]["id"] < first[-1]["id"]
+    _approve(mgr, first[0]["id"])
+    done = mgr.get("/api/v1/tasks?scope=completed").json
+    assert [t["id"] for t in done] == [first[0]["id"]] and done[0]["outcome"] == "approve"
+    assert mgr.get("/api/v1/tasks?scope=everything").status_code == 422
