@@ -31,6 +31,7 @@ def _fields(ev) -> dict:
 
 
 _LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+_INSERT = insert(AuditEvent.__table__)
 
 
 def _last_hash() -> str:
@@ -38,7 +39,7 @@ def _last_hash() -> str:
     if session.get_bind().dialect.name == "postgresql":
         # Serialise chain appends cluster-wide; released at commit/rollback.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    return session.execute(_LAST_HASH).scalar() or GENESIS
+    return session.connection().execute(_LAST_HASH).scalar() or GENESIS
 
 
 def record(actor: str, action: str, *, target_type: str = "", target_id=None,
@@ -54,8 +55,7 @@ def record(actor: str, action: str, *, target_type: str = "", target_id=None,
     fields = _fields(values)
     prev = _last_hash()
     digest = compute_hash(prev, fields)
-    db.session.execute(insert(AuditEvent.__table__).values(
-        **vars(values), prev_hash=prev, hash=digest))
+    db.session.connection().execute(_INSERT, {**vars(values), "prev_hash": prev, "hash": digest})
     return digest
 
 

@@ -8,7 +8,7 @@ from functools import wraps
 from flask import current_app, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.audit.services import record
 from app.core.errors import Forbidden, Unauthorized
@@ -40,11 +40,14 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return raw, token
 
 
+_TOKEN_USER = (select(ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id)
+               .where(ApiToken.token_hash == bindparam("digest")))
+
+
 def _user_from_bearer(header: str) -> User | None:
     raw = header[7:].strip()
     digest = hashlib.sha256(raw.encode()).hexdigest()
-    row = db.session.execute(select(ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id)
-                             .where(ApiToken.token_hash == digest)).first()
+    row = db.session.execute(_TOKEN_USER, {"digest": digest}).first()
     if row is None or row.expires_at < utcnow() or not row.User.active:
         raise Unauthorized("Invalid or expired token", code="bad_token")
     return row.User

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Conflict, DeployError, NotFound, WorkflowError
 from app.core.models import User, utcnow
 from app.engine import runtime
@@ -155,9 +156,10 @@ def run_engine(instance: ProcessInstance, workflow) -> None:
         raise _engine_error(instance, exc) from exc
 
 
-_INSTANCES = ProcessInstance.__table__
 _MUTABLE = ("state", "updated_at", "next_timer_at", "waiting_messages", "status",
             "completed_at", "outcome", "outcome_reason")
+_SAVE = sql.guarded_update(ProcessInstance.__table__, ("id", "lock_version"),
+                           (*_MUTABLE, "lock_version"))
 
 
 def _stamp(instance: ProcessInstance, workflow) -> bool:
@@ -182,16 +184,13 @@ def _write(instance: ProcessInstance) -> None:
         return
     values = {name: getattr(instance, name) for name in _MUTABLE}
     version = instance.lock_version
-    with db.session.no_autoflush:  # the row's pending attributes go into this one UPDATE
-        done = db.session.execute(
-            update(_INSTANCES).where(_INSTANCES.c.id == instance.id,
-                                     _INSTANCES.c.lock_version == version)
-            .values(lock_version=version + 1, **values)
-            )
+    values["lock_version"] = version + 1
+    # The row's pending attributes go into this one UPDATE (no ORM flush of them).
+    done = sql.execute(_SAVE, {"w_id": instance.id, "w_lock_version": version,
+                               **sql.bind("s", values)})
     if done.rowcount != 1:
         raise Conflict("The instance was changed by someone else; reload and try again",
                        code="stale_instance")
-    values["lock_version"] = version + 1
     for name, value in values.items():
         set_committed_value(instance, name, value)
 

@@ -2,8 +2,9 @@
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from app.core import sql
 from app.core.models import User, utcnow
 from app.core.roles import is_regional
 from app.engine import runtime
@@ -44,6 +45,16 @@ def _due(info: dict):
     return None
 
 
+_TASKS = HumanTask.__table__
+_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
+_INSERT_CANDIDATE = insert(TaskCandidate.__table__)
+_OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status == "open")
+_LAST_PASSES = (select(_TASKS.c.bpmn_id, func.max(_TASKS.c.pass_no))
+                .where(_TASKS.c.instance_id == bindparam("instance_id"))
+                .group_by(_TASKS.c.bpmn_id))
+
+
 def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:
     """Column values of the ``human_task`` row for a READY engine task (and its candidates)."""
     spec = task.task_spec
@@ -65,32 +76,25 @@ def insert_rows(rows: list[dict]) -> list[int]:
     """INSERT task rows and their candidates with Core statements; return the new ids."""
     if not rows:
         return []
-    table = HumanTask.__table__
     ids = []
     for row in rows:  # usually one; RETURNING one by one keeps ids and rows paired
         values = {k: v for k, v in row.items() if not k.startswith("_")}
-        ids.append(db.session.execute(insert(table).values(**values).returning(table.c.id))
-                   .scalar_one())
+        ids.append(sql.execute(_INSERT_TASK, values).scalar_one())
     candidates = [{"task_id": tid, "kind": k, "value": v, "created_at": row["created_at"]}
                   for tid, row in zip(ids, rows, strict=True) for k, v in row["_candidates"]]
     if candidates:
-        db.session.execute(insert(TaskCandidate.__table__), candidates)
+        sql.execute(_INSERT_CANDIDATE, candidates)
     return ids
 
 
 def _last_passes(instance_id: int) -> dict[str, int]:
-    rows = db.session.execute(select(HumanTask.bpmn_id, func.max(HumanTask.pass_no))
-                              .where(HumanTask.instance_id == instance_id)
-                              .group_by(HumanTask.bpmn_id)).all()
-    return dict(rows)
+    return dict(sql.execute(_LAST_PASSES, {"instance_id": instance_id}).all())
 
 
 def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     """Insert rows for new READY tasks; cancel open rows whose engine task is gone."""
     ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
-    open_rows = db.session.execute(
-        select(HumanTask.id, HumanTask.engine_task_id)
-        .where(HumanTask.instance_id == instance.id, HumanTask.status == "open")).all()
+    open_rows = sql.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
     known = {r.engine_task_id for r in open_rows}
     gone = [r.id for r in open_rows if r.engine_task_id not in ready]
     if gone:

@@ -3,10 +3,11 @@
 from functools import lru_cache
 
 import orjson
-from sqlalchemy import bindparam, delete, or_, select, union, update
+from sqlalchemy import bindparam, delete, or_, select, union
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import User, utcnow
 from app.engine import runtime
@@ -17,9 +18,13 @@ from app.tasks.models import HumanTask, TaskCandidate
 from app.tasks.projection import insert_rows, new_row
 
 PAGE = 50
-# Hot-path writes go through the tables (Core), not the ORM's bulk-update machinery.
-_TASKS = HumanTask.__table__
-_CANDIDATES = TaskCandidate.__table__
+_CLOSED_FIELDS = ("status", "completed_at", "completed_by_id", "outcome", "comment", "submitted",
+                  "assignee_id")
+_CLAIM = sql.guarded_update(HumanTask.__table__, ("id", "status", "assignee_id IS NULL"),
+                            ("assignee_id", "claimed_at"))
+_CLOSE = sql.guarded_update(HumanTask.__table__, ("id", "status"), _CLOSED_FIELDS)
+_DROP_CANDIDATES = delete(TaskCandidate.__table__).where(
+    TaskCandidate.__table__.c.task_id == bindparam("task_id"))
 
 
 @lru_cache(maxsize=64)
@@ -101,10 +106,8 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
         return task
     if not is_candidate(task, user):
         raise Forbidden("You are not a candidate for this task")
-    done = db.session.execute(
-        update(_TASKS).where(_TASKS.c.id == task.id, _TASKS.c.status == "open",
-                             _TASKS.c.assignee_id.is_(None))
-        .values(assignee_id=user.id, claimed_at=utcnow()))
+    done = sql.execute(_CLAIM, {"w_id": task.id, "w_status": "open", "s_assignee_id": user.id,
+                                "s_claimed_at": utcnow()})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
@@ -188,12 +191,10 @@ def _closed_values(user: User, cleaned: dict, decision) -> dict:
 def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
     """Close the task row, guarded on it still being open (a double submit loses here)."""
     values = _closed_values(user, cleaned, decision)
-    done = db.session.execute(
-        update(_TASKS).where(_TASKS.c.id == task.id, _TASKS.c.status == "open")
-        .values(**values))
+    done = sql.execute(_CLOSE, {"w_id": task.id, "w_status": "open", **sql.bind("s", values)})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was completed by someone else", code="task_closed")
-    db.session.execute(delete(_CANDIDATES).where(_CANDIDATES.c.task_id == task.id))
+    sql.execute(_DROP_CANDIDATES, {"task_id": task.id})
     for key, value in values.items():
         set_committed_value(task, key, value)
 
