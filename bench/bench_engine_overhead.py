@@ -12,7 +12,6 @@ PythonScriptEngine, so the sandbox's share is visible. Interleaved per instance.
     .venv/bin/python bench/bench_engine_overhead.py   # BENCH_ENGINE_N=300, warm-up 30
 """
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -29,14 +28,7 @@ def main() -> None:
     warmup = c.env_int("BENCH_ENGINE_WARMUP", 30)
     c.header(f"Engine overhead — platform complete_task vs raw SpiffWorkflow "
              f"({warmup} warm-up + {n} measured)")
-    tmp = c.temp_dir()
-    try:
-        c.quiet_logging()
-        app = c.make_service_app(tmp)
-        c.quiet_logging()
-        run(app, n, warmup)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    c.with_service_app(run, n, warmup)
 
 
 def raw_step(state: str, proc, engine_task_id: str, script_engine) -> tuple[float, float, float]:

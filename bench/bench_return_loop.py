@@ -9,7 +9,6 @@ the 1st, 10th, 100th, 500th and 1000th round (median of a ±2 window), the ratio
     .venv/bin/python bench/bench_return_loop.py   # BENCH_LOOPS=1000
 """
 
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -34,14 +33,7 @@ def _window(values: list[float], k: int) -> float:
 def main() -> None:
     loops = c.env_int("BENCH_LOOPS", 1000)
     c.header(f"Return for revision {loops:,} times on one instance — service layer, SQLite")
-    tmp = c.temp_dir()
-    try:
-        c.quiet_logging()
-        app = c.make_service_app(tmp)
-        c.quiet_logging()
-        run(app, loops)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    c.with_service_app(run, loops)
 
 
 def run(app, loops: int) -> None:

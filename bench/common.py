@@ -174,6 +174,18 @@ def make_service_app(tmp: Path):
     return app
 
 
+def with_service_app(run, *args) -> None:
+    """Call ``run(app, *args)`` on a fresh service-layer app in a temp dir, then clean up."""
+    tmp = temp_dir()
+    try:
+        quiet_logging()
+        app = make_service_app(tmp)
+        quiet_logging()
+        run(app, *args)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def quiet_logging() -> None:
     import logging
 

@@ -11,7 +11,6 @@ Not part of run_all (cProfile roughly doubles SQLAlchemy-heavy code). Prints:
 
 import cProfile
 import pstats
-import shutil
 import sys
 import time
 from collections import defaultdict
@@ -42,14 +41,7 @@ def _bucket(filename: str) -> str:
 def main() -> None:
     n = c.env_int("BENCH_PROFILE_N", 200)
     c.header(f"Profile of the complete endpoint in-process ({n} calls)")
-    tmp = c.temp_dir()
-    try:
-        c.quiet_logging()
-        app = c.make_service_app(tmp)
-        c.quiet_logging()
-        run(app, n)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    c.with_service_app(run, n)
 
 
 def run(app, n: int) -> None:
