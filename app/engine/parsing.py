@@ -3,6 +3,7 @@
 This module and its siblings in ``app.engine`` are the only code that imports SpiffWorkflow.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -138,7 +139,10 @@ def _spiff_problem(exc: Exception, filename: str, trees) -> dict:
         line = find_line(trees[file], element)
     message = str(exc).split("\n")[0] if not isinstance(exc, SpiffWorkflowException) else \
         getattr(exc, "error", None) or str(exc)
-    return problem(file, str(message), element, line)
+    return problem(file, " ".join(_ELEMENT_REPR.sub(r"<\1>", str(message)).split()), element, line)
+
+
+_ELEMENT_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-f]+>")
 
 
 def find_line(tree: etree._ElementTree, element_id: str) -> int | None:

@@ -149,8 +149,11 @@ def validate_bundle(bundle: ParsedBundle, rules: Rules) -> None:
         if name.endswith(".bpmn"):
             problems.extend(_check_xml(name, tree))
     if not bundle.process_files and any(n.endswith(".bpmn") for n in bundle.trees):
-        problems.append(problem(next(iter(bundle.trees)), "No executable process "
-                                "(isExecutable=\"true\") in the file"))
+        name = next(iter(bundle.trees))
+        first = bundle.trees[name].getroot().find(".//bpmn:process", NS)
+        problems.append(problem(name, "No executable process (isExecutable=\"true\") in the file",
+                                first.get("id") if first is not None else None,
+                                first.sourceline if first is not None else None))
     for pid in bundle.process_ids():
         try:
             problems.extend(_check_specs(bundle, pid, rules))
