@@ -1,7 +1,7 @@
 """The audit trail, for administrators."""
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from app.audit.services import query_events
 from app.core.auth import require_api
@@ -18,7 +18,7 @@ class AuditQuery(Schema):
     since = fields.DateTime(load_default=None)
     until = fields.DateTime(load_default=None)
     before_id = fields.Integer(load_default=None)
-    limit = fields.Integer(load_default=200, validate=lambda n: 1 <= n <= 1000)
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000))
 
 
 class AuditEventSchema(Schema):

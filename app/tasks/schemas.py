@@ -1,6 +1,6 @@
 """API schemas for tasks and instances."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 
 class TaskSchema(Schema):
@@ -45,7 +45,7 @@ class InstanceSchema(Schema):
 
 class TaskListQuery(Schema):
     scope = fields.String(load_default="mine")
-    limit = fields.Integer(load_default=50, validate=lambda n: 1 <= n <= 200)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     before_id = fields.Integer(load_default=None, allow_none=True)
 
 

@@ -200,3 +200,11 @@ def test_group_inbox_pages_newest_first_and_completed_scope(api, admission_data)
     done = mgr.get("/api/v1/tasks?scope=completed").json
     assert [t["id"] for t in done] == [first[0]["id"]] and done[0]["outcome"] == "approve"
     assert mgr.get("/api/v1/tasks?scope=everything").status_code == 422
+
+
+def test_bad_list_parameters_are_422(api):
+    mgr = api("mgr_east")
+    for query in ("limit=0", "limit=201", "limit=abc", "scope=group&before_id=x"):
+        r = mgr.get(f"/api/v1/tasks?{query}")
+        assert r.status_code == 422, query
+    assert api("admin").get("/api/v1/audit?limit=5000").status_code == 422
