@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import wraps
 
@@ -11,6 +12,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import bindparam, select
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Forbidden, Unauthorized
 from app.core.models import ApiToken, User, utcnow
 from app.extensions import db, login_manager
@@ -40,20 +42,46 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return raw, token
 
 
-_TOKEN_USER = (select(ApiToken.expires_at, User).join(User, User.id == ApiToken.user_id)
-               .where(ApiToken.token_hash == bindparam("digest")))
+@dataclass(frozen=True)
+class Principal:
+    """A bearer-token caller: the user's identity, roles and scope, read without the ORM.
+
+    Services take it wherever they take a ``User`` (same attributes, read-only).
+    """
+
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    region: str | None
+    dealer_id: int | None
+    locale: str | None
+    active: bool = True
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
 
 
-def _user_from_bearer(header: str) -> User | None:
+_USERS = User.__table__
+_TOKEN_USER = (select(ApiToken.__table__.c.expires_at, _USERS.c.id, _USERS.c.username,
+                      _USERS.c.display_name, _USERS.c.roles, _USERS.c.region,
+                      _USERS.c.dealer_id, _USERS.c.locale, _USERS.c.active)
+               .join(_USERS, _USERS.c.id == ApiToken.__table__.c.user_id)
+               .where(ApiToken.__table__.c.token_hash == bindparam("digest")))
+
+
+def _user_from_bearer(header: str) -> Principal:
     raw = header[7:].strip()
     digest = hashlib.sha256(raw.encode()).hexdigest()
-    row = db.session.execute(_TOKEN_USER, {"digest": digest}).first()
-    if row is None or row.expires_at < utcnow() or not row.User.active:
+    row = sql.execute(_TOKEN_USER, {"digest": digest}).first()
+    if row is None or row.expires_at < utcnow() or not row.active:
         raise Unauthorized("Invalid or expired token", code="bad_token")
-    return row.User
+    return Principal(row.id, row.username, row.display_name or row.username,
+                     tuple(r for r in row.roles.split(",") if r), row.region, row.dealer_id,
+                     row.locale)
 
 
-def api_user() -> User:
+def api_user() -> User | Principal:
     """The caller of an API request: bearer token, or session cookie (+ CSRF on writes)."""
     cached = request.environ.get("dealerflow.api_user")
     if cached is not None:
