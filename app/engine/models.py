@@ -53,7 +53,5 @@ class ProcessInstance(Model):
     # ",name1,name2,": messages a waiting catch event / receive task would accept now.
     waiting_messages: Mapped[str] = mapped_column(String(255), default="", server_default="",
                                                   nullable=False)
-    error: Mapped[str | None] = mapped_column(Text)
-    summary: Mapped[str] = mapped_column(Text, default="{}")  # JSON: data shown in lists/pages
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -93,9 +93,9 @@ def get_task_for(task_id: int, user: User) -> HumanTask:
     return task
 
 
-def _audit(user: User, action: str, task: HumanTask, instance_key: str | None, **details):
+def _audit(user: User, action: str, task: HumanTask, **details):
     record(user.username, action, target_type="task", target_id=task.id,
-           instance_id=task.instance_id, task_id=task.id, process_key=instance_key,
+           instance_id=task.instance_id, task_id=task.id, process_key=task.process_key,
            details=details)
 
 
@@ -111,18 +111,17 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
-    _audit(user, "task.claimed", task, None)
+    _audit(user, "task.claimed", task)
     return task
 
 
 def release_task(task: HumanTask, user: User) -> HumanTask:
     if task.status != "open" or task.assignee_id != user.id:
         raise Conflict("Only the current assignee can release an open task", code="not_assignee")
-    if db.session.get(ProcessInstance, task.instance_id).started_by_id == user.id and \
-            not task.candidate_roles and not task.candidate_users:
+    if not task.candidate_roles and not task.candidate_users:  # nobody to give it back to
         raise Conflict("This task is yours alone and cannot be released", code="personal_task")
     task.assignee_id, task.claimed_at = None, None
-    _audit(user, "task.released", task, None)
+    _audit(user, "task.released", task)
     return task
 
 
@@ -176,8 +175,8 @@ def complete_task(task: HumanTask, user: User, data: dict) -> ProcessInstance:
     decision = _advance(instance, workflow, engine_task, cleaned)
     _close(task, user, cleaned, decision)
     save(instance, workflow, user)
-    _audit(user, "task.completed", task, instance.process_key,
-           outcome=task.outcome, comment=task.comment, bpmn_id=task.bpmn_id)
+    _audit(user, "task.completed", task, outcome=task.outcome, comment=task.comment,
+           bpmn_id=task.bpmn_id)
     return instance
 
 
