@@ -13,6 +13,7 @@ class HumanTask(Model):
     __table_args__ = (
         Index("ix_human_task_assignee", "assignee_id", "status", "id"),
         Index("ix_human_task_instance", "instance_id", "status"),
+        Index("ix_human_task_passes", "instance_id", "bpmn_id", "pass_no"),
     )
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
     process_key: Mapped[str] = mapped_column(String(100), default="")

@@ -50,9 +50,8 @@ _INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 _INSERT_CANDIDATE = insert(TaskCandidate.__table__)
 _OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
     _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status == "open")
-_LAST_PASSES = (select(_TASKS.c.bpmn_id, func.max(_TASKS.c.pass_no))
-                .where(_TASKS.c.instance_id == bindparam("instance_id"))
-                .group_by(_TASKS.c.bpmn_id))
+_LAST_PASS = select(func.max(_TASKS.c.pass_no)).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id"))
 
 
 def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:
@@ -87,8 +86,12 @@ def insert_rows(rows: list[dict]) -> list[int]:
     return ids
 
 
-def _last_passes(instance_id: int) -> dict[str, int]:
-    return dict(sql.execute(_LAST_PASSES, {"instance_id": instance_id}).all())
+def _pass_no(instance: ProcessInstance, bpmn_id: str) -> int:
+    """1 + how often this step already ran in the instance (an index lookup, not a scan)."""
+    if instance.lock_version <= 1:
+        return 1
+    last = sql.execute(_LAST_PASS, {"instance_id": instance.id, "bpmn_id": bpmn_id}).scalar()
+    return (last or 0) + 1
 
 
 def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
@@ -104,6 +107,5 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     new = [t for engine_id, t in ready.items() if engine_id not in known]
     if not new:
         return []
-    passes = _last_passes(instance.id) if instance.lock_version > 1 else {}
-    return insert_rows([new_row(instance, t, passes.get(t.task_spec.bpmn_id, 0) + 1)
+    return insert_rows([new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id))
                         for t in new])
