@@ -101,3 +101,27 @@ def test_api_docs_page_is_served_locally(client):
     html = page.get_data(as_text=True)
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_concurrent_writers_never_see_database_is_locked(app, api, admission_data):
+    """Eight threads starting instances at once (SQLite: BEGIN IMMEDIATE + busy timeout)."""
+    applicant = api("applicant")
+    bodies = [{"data": admission_data()} for _ in range(8)]
+    headers = applicant.headers
+    db.session.remove()
+    statuses = []
+
+    def start(body):
+        with app.app_context():
+            r = app.test_client().post("/api/v1/processes/dealer_admission/instances",
+                                       headers=headers, json=body)
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=start, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [201] * 8
+    assert len(api("mgr_east").get("/api/v1/tasks?scope=group").json) == 8
+    assert verify_chain()[1] is None
