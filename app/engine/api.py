@@ -90,7 +90,7 @@ class MessageRequest(Schema):
 
 class MessageResult(Schema):
     message = fields.String()
-    delivered_to = fields.List(fields.Integer())
+    instance_id = fields.Integer()
 
 
 @blp.route("/messages/<name>", methods=["POST"])
@@ -98,9 +98,13 @@ class MessageResult(Schema):
 @blp.response(200, MessageResult)
 @require_api("admin")
 def deliver(body, name):
-    """Deliver a message (e.g. an e-signature callback) to the instances waiting for it."""
-    ids = services.deliver_message(name, body["payload"], api_user(),
+    """Deliver a message (e.g. an e-signature callback) to the instance waiting for it.
+
+    404 when no instance waits for it, 409 when several do and neither ``business_key`` nor
+    ``instance_id`` says which.
+    """
+    delivered = services.deliver_message(name, body["payload"], api_user(),
                                    business_key=body["business_key"],
                                    instance_id=body["instance_id"],
                                    correlations=body["correlations"])
-    return {"message": name, "delivered_to": ids}
+    return {"message": name, "instance_id": delivered}

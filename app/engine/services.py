@@ -247,26 +247,32 @@ def first_user_task(version: ProcessVersion) -> tuple[str | None, str | None]:
 
 
 def deliver_message(name: str, payload: dict, actor: User, *, business_key: str | None = None,
-                    instance_id: int | None = None, correlations: dict | None = None) -> list[int]:
-    """Wake every running instance waiting for message ``name`` (narrowed by key or id)."""
+                    instance_id: int | None = None, correlations: dict | None = None) -> int:
+    """Wake the one running instance waiting for message ``name`` (by business key or id).
+
+    404 when none waits; 409 when several do and the caller did not say which.
+    """
     stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
                                          ProcessInstance.waiting_messages.contains(f",{name},"))
     if business_key:
         stmt = stmt.where(ProcessInstance.business_key == business_key)
     if instance_id:
         stmt = stmt.where(ProcessInstance.id == instance_id)
-    delivered = []
-    for instance in db.session.scalars(stmt.order_by(ProcessInstance.id).limit(100)).all():
-        workflow = load_workflow_of(instance)
-        if not runtime.send_message(workflow, name, payload, correlations or {}):
-            continue
-        run_engine(instance, workflow)
-        save(instance, workflow, actor)
-        record(actor.username, "message.delivered", target_type="instance",
-               target_id=instance.id, instance_id=instance.id, process_key=instance.process_key,
-               details={"message": name, "payload": payload})
-        delivered.append(instance.id)
-    if not delivered:
+    waiting = db.session.scalars(stmt.order_by(ProcessInstance.id).limit(2)).all()
+    if not waiting:
         raise NotFound(f"No running instance is waiting for message '{name}'",
                        code="no_waiting_instance")
-    return delivered
+    if len(waiting) > 1:
+        raise Conflict(f"Several instances wait for message '{name}'; give business_key or "
+                       "instance_id", code="ambiguous_message")
+    instance = waiting[0]
+    workflow = load_workflow_of(instance)
+    if not runtime.send_message(workflow, name, payload, correlations or {}):
+        raise NotFound(f"Instance {instance.id} does not accept message '{name}' with these "
+                       "correlation keys", code="no_waiting_instance")
+    run_engine(instance, workflow)
+    save(instance, workflow, actor)
+    record(actor.username, "message.delivered", target_type="instance", target_id=instance.id,
+           instance_id=instance.id, process_key=instance.process_key,
+           details={"message": name, "payload": payload})
+    return instance.id

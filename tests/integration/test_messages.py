@@ -22,7 +22,7 @@ WAITING = b"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:process></bpmn:definitions>"""
 
 
-def test_message_wakes_only_the_instance_with_that_business_key(api):
+def test_message_wakes_the_instance_with_that_business_key_and_409_when_ambiguous(api):
     deploy_files({"sign_wait.bpmn": WAITING}, "test")
     db.session.commit()
     admin = api("admin")
@@ -32,10 +32,12 @@ def test_message_wakes_only_the_instance_with_that_business_key(api):
                         json={"business_key": "C-2"}).json
     assert first["status"] == second["status"] == "running"
 
+    ambiguous = admin.post("/api/v1/messages/contract_signed", json={"payload": {"signer": "x"}})
+    assert ambiguous.status_code == 409 and ambiguous.json["code"] == "ambiguous_message"
     r = admin.post("/api/v1/messages/contract_signed",
                    json={"business_key": "C-2", "payload": {"signer": "张三"}})
     assert r.status_code == 200, r.json
-    assert r.json["delivered_to"] == [second["id"]]
+    assert r.json["instance_id"] == second["id"]
     done = admin.get(f"/api/v1/instances/{second['id']}").json
     assert done["status"] == "completed" and done["data"]["signed_by"] == "张三"
     assert admin.get(f"/api/v1/instances/{first['id']}").json["status"] == "running"
