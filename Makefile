@@ -36,8 +36,9 @@ run: migrate
 	$(BIN)/flask processes deploy
 	$(BIN)/flask demo seed
 	@echo "Dealerflow on http://$(HOST):$(PORT)  (users: admin, applicant, mgr_east, finance, director … password: demo)"
-	DEALERFLOW_DEV=1 $(BIN)/flask worker & \
-	  WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/flask erp-sim & ERPSIM=$$!; \
+	DEALERFLOW_DEV=1 $(BIN)/flask worker & WORKER=$$!; \
+	  trap 'kill $$WORKER $$ERPSIM 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
 # SQLite always; PostgreSQL as well when DEALERFLOW_TEST_DATABASE_URL is set (CI sets it).

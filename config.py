@@ -55,6 +55,21 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    # ERP over SOAP (connectors/erp/). The default URL is the embedded simulator
+    # (`flask erp-sim`, port ERP_SIM_PORT, its own SQLite file ERP_SIM_DATABASE).
+    ERP_URL = "http://127.0.0.1:8070/sap/bc/srt/rfc/sap/zdealerflow"
+    ERP_SIM_PORT = 8070
+    ERP_SIM_DATABASE = str(BASE_DIR / "instance" / "erp-sim.db")
+    # Seconds before a SOAP call is abandoned (a technical error: the job retries).
+    ERP_TIMEOUT_SECONDS = 5
+    # Credentials (DEALERFLOW_ERP_USER / DEALERFLOW_ERP_PASSWORD); None = no auth. ERP_AUTH is
+    # "basic" (HTTP Basic, what SOAMANAGER endpoints use) or "wsse" (WS-Security UsernameToken).
+    # When set, `flask erp-sim` requires the same credentials.
+    ERP_USER = None
+    ERP_PASSWORD = None
+    ERP_AUTH = "basic"
+    # Credit control area (KKBER) used when a credit read names none.
+    ERP_CREDIT_CONTROL_AREA = "1000"
     TESTING = False
 
 

@@ -1,0 +1,1 @@
+"""The ERP integration: message log, registry operations and the simulator command."""

@@ -1,0 +1,90 @@
+"""``erp.*`` registry operations: the ERP over SOAP (connectors.erp.soap), logged per call."""
+
+from functools import partial
+
+from flask import current_app
+from marshmallow import EXCLUDE, Schema, fields
+
+from app.erp.services import log_exchange
+from connectors.erp.soap import ErpSettings, client_for
+from connectors.registry import CallContext, registry
+
+CREDIT_FIGURES = (("CREDIT_LIMIT", "credit_limit"), ("OPEN_ORDERS", "open_orders"),
+                  ("OPEN_DELIVERIES", "open_deliveries"), ("OPEN_BILLING", "open_billing"),
+                  ("RECEIVABLES", "receivables"), ("TOTAL_EXPOSURE", "total_exposure"),
+                  ("AVAILABLE", "available"))
+
+
+def _optional(cls=fields.String):
+    return cls(load_default=None, allow_none=True)
+
+
+def _settings() -> ErpSettings:
+    cfg = current_app.config
+    # Prefixed env values are parsed as JSON: a numeric password would arrive as an int.
+    user, password = cfg.get("ERP_USER"), cfg.get("ERP_PASSWORD")
+    return ErpSettings(url=cfg["ERP_URL"], timeout=float(cfg["ERP_TIMEOUT_SECONDS"]),
+                       user=None if user is None else str(user),
+                       password=None if password is None else str(password),
+                       auth=cfg.get("ERP_AUTH", "basic"))
+
+
+def call_erp(operation: str, function: str, ctx: CallContext, **params) -> dict:
+    """Call a BAPI through the SOAP client; every exchange goes to the message log."""
+    on_exchange = partial(log_exchange, operation=operation, idempotency_key=ctx.idempotency_key,
+                          instance_id=ctx.instance_id)
+    return client_for(_settings()).call(function, on_exchange=on_exchange, **params)
+
+
+class CreateCustomerParams(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True)
+    city = fields.String(required=True)
+    street = _optional()
+    postal_code = _optional()
+    phone = _optional()
+    region = _optional()  # SAP region (province) code, e.g. "31" for Shanghai
+    country = fields.String(load_default="CN")
+    search_term = _optional()
+    sales_org = fields.String(required=True)
+    distr_chan = fields.String(required=True)
+    division = fields.String(required=True)
+    reference_customer = _optional()
+
+
+@registry.register("erp.create_customer", schema=CreateCustomerParams,
+                   description="Create a customer in the ERP (BAPI_CUSTOMER_CREATEFROMDATA1)")
+def create_customer(params: dict, ctx: CallContext) -> dict:
+    company = {"NAME": params["name"], "SORT1": params["search_term"], "CITY": params["city"],
+               "POSTL_COD1": params["postal_code"], "STREET": params["street"],
+               "COUNTRY": params["country"], "REGION": params["region"], "LANGU": "1",
+               "TEL1_NUMB": params["phone"]}
+    reference = {"SALESORG": params["sales_org"], "DISTR_CHAN": params["distr_chan"],
+                 "DIVISION": params["division"], "REF_CUSTMR": params["reference_customer"]}
+    result = call_erp("erp.create_customer", "BAPI_CUSTOMER_CREATEFROMDATA1", ctx,
+                      PI_COMPANYDATA=company, PI_COPYREFERENCE=reference,
+                      IDEMPOTENCY_KEY=ctx.idempotency_key)
+    return {"customer_number": result["CUSTOMERNO"]}
+
+
+class CreditStatusParams(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    customer_number = fields.String(required=True)
+    credit_control_area = _optional()
+
+
+@registry.register("erp.get_credit_status", schema=CreditStatusParams,
+                   description="Read credit limit and exposure (BAPI_CREDIT_ACCOUNT_GET_STATUS)")
+def get_credit_status(params: dict, ctx: CallContext) -> dict:
+    area = params["credit_control_area"] or current_app.config["ERP_CREDIT_CONTROL_AREA"]
+    customer = params["customer_number"]
+    result = call_erp("erp.get_credit_status", "BAPI_CREDIT_ACCOUNT_GET_STATUS", ctx,
+                      CUSTOMER=customer.zfill(10) if customer.isdigit() else customer,
+                      CREDITCONTROLAREA=area)
+    figures = {key: str(result[name]) for name, key in CREDIT_FIGURES}
+    return {"customer_number": customer, "credit_control_area": area,
+            "currency": result["CURRENCY"], **figures}

@@ -1,0 +1,33 @@
+"""Writing and reading the ERP message log."""
+
+import orjson
+from sqlalchemy import insert, select
+
+from app.core.models import utcnow
+from app.erp.models import ErpMessage
+from app.extensions import db
+from connectors.erp.soap import Exchange
+
+
+def log_exchange(exchange: Exchange, *, operation: str, idempotency_key: str | None = None,
+                 instance_id: int | None = None) -> None:
+    """Store one (already redacted) exchange in its own transaction.
+
+    The log survives when the job's transaction rolls back (a failed call is worth keeping).
+    """
+    values = {"created_at": utcnow(), "operation": operation, "function": exchange.function,
+              "url": exchange.url[:500], "idempotency_key": idempotency_key,
+              "instance_id": instance_id, "outcome": exchange.outcome,
+              "http_status": exchange.http_status, "duration_ms": round(exchange.duration_ms),
+              "request_headers": orjson.dumps(exchange.request_headers).decode(),
+              "request_xml": exchange.request_xml, "response_xml": exchange.response_xml,
+              "error": exchange.error}
+    with db.engine.begin() as conn:
+        conn.execute(insert(ErpMessage).values(**values))
+
+
+def list_messages(limit: int = 100, idempotency_key: str | None = None) -> list[ErpMessage]:
+    stmt = select(ErpMessage).order_by(ErpMessage.id.desc()).limit(limit)
+    if idempotency_key:
+        stmt = stmt.where(ErpMessage.idempotency_key == idempotency_key)
+    return list(db.session.scalars(stmt))

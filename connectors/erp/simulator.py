@@ -1,0 +1,148 @@
+"""The ERP simulator: a real SOAP 1.1 service on the shipped WSDL, with its own database.
+
+``create_simulator(config)`` returns a Flask app. Config keys (all optional):
+
+- ``database``: path of the simulator's SQLite file (default ``erp-sim.db`` in the cwd);
+- ``faults``: initial fault injection, as accepted by ``POST /sim/admin/faults``;
+- ``users``: ``{user: password}``; when set, every SOAP call needs HTTP Basic auth or a
+  WS-Security UsernameToken matching one of them (else HTTP 401).
+
+Fault injection (``GET``/``POST /sim/admin/faults``, JSON): ``latency_ms`` (added to every call),
+``slow_ms`` (extra delay, to outlast client timeouts), ``fault_rate`` (0..1, share of calls
+answered with a SOAP Fault), ``down`` (503 with a plain-text body) and ``blocked_customers``
+(KUNNRs whose credit status answers RETURN E F2/153). The admin endpoint has no auth: the
+simulator is a development and test tool and binds to 127.0.0.1.
+"""
+
+import hmac
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, request
+
+from connectors.erp.simulator_bapis import dispatch
+from connectors.erp.simulator_soap import SoapFault, fault, parse_request, response, username_token
+from connectors.erp.simulator_store import SimulatorStore
+
+WSDL_PATH = Path(__file__).with_name("sap_functions.wsdl")
+SOAP_PATH = "/sap/bc/srt/rfc/sap/zdealerflow"
+DEFAULT_ADDRESS = "http://127.0.0.1:8070" + SOAP_PATH
+XML = "text/xml; charset=utf-8"
+
+
+class Faults:
+    """The current fault-injection settings, shared by the request threads."""
+
+    DEFAULTS = {"latency_ms": 0, "slow_ms": 0, "fault_rate": 0.0, "down": False,
+                "blocked_customers": []}
+
+    def __init__(self, initial: dict | None = None):
+        self._lock = threading.Lock()
+        self._values = dict(self.DEFAULTS)
+        self.update(initial or {})
+
+    def update(self, changes: dict) -> dict:
+        unknown = set(changes) - set(self.DEFAULTS)
+        if unknown:
+            raise ValueError(f"Unknown fault settings: {', '.join(sorted(unknown))}")
+        clean = {k: self._coerce(k, v) for k, v in changes.items()}
+        with self._lock:
+            self._values.update(clean)
+            return self.snapshot_unlocked()
+
+    @staticmethod
+    def _coerce(key: str, value):
+        if key == "blocked_customers":
+            return [str(v).zfill(10) if str(v).isdigit() else str(v) for v in value or []]
+        if key == "down":
+            return bool(value)
+        if key == "fault_rate":
+            rate = float(value)
+            if not 0 <= rate <= 1:
+                raise ValueError("fault_rate must be between 0 and 1")
+            return rate
+        return max(0, int(value))
+
+    def snapshot_unlocked(self) -> dict:
+        return dict(self._values, blocked_customers=list(self._values["blocked_customers"]))
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return self.snapshot_unlocked()
+
+    def blocked_customers(self) -> set[str]:
+        return set(self.snapshot()["blocked_customers"])
+
+
+def _wsdl_for(base_url: str) -> bytes:
+    """The shipped WSDL with soap:address pointing at this server."""
+    text = WSDL_PATH.read_text(encoding="utf-8")
+    return text.replace(DEFAULT_ADDRESS, base_url.rstrip("/") + SOAP_PATH).encode()
+
+
+def _authorised(users: dict | None, header) -> bool:
+    if not users:
+        return True
+    creds = None
+    if request.authorization and request.authorization.type == "basic":
+        creds = (request.authorization.username, request.authorization.password)
+    creds = creds or username_token(header)
+    if creds is None or creds[0] not in users:
+        return False
+    return hmac.compare_digest(str(users[creds[0]]).encode(), (creds[1] or "").encode())
+
+
+def _soap_call(app: Flask) -> Response:
+    faults: Faults = app.extensions["erp_sim_faults"]
+    settings = faults.snapshot()
+    delay = settings["latency_ms"] + settings["slow_ms"]
+    if delay:
+        time.sleep(delay / 1000)
+    if settings["down"]:
+        return Response("Service Unavailable: ERP is down", 503, mimetype="text/plain")
+    try:
+        function, call, header = parse_request(request.get_data())
+        if not _authorised(app.config["ERP_SIM_USERS"], header):
+            return Response("Unauthorized", 401, mimetype="text/plain",
+                            headers={"WWW-Authenticate": 'Basic realm="SAP NetWeaver"'})
+        if settings["fault_rate"] and secrets.randbelow(10**6) < settings["fault_rate"] * 10**6:
+            raise SoapFault("Server", "Injected fault (simulator fault_rate)")
+        values = dispatch(function, app.extensions["erp_sim_store"], faults, call)
+    except SoapFault as exc:
+        return Response(fault(exc.code, exc.message), 500, content_type=XML)
+    return Response(response(function, values), 200, content_type=XML)
+
+
+def _admin_faults(faults: Faults):
+    if request.method == "GET":
+        return jsonify(faults.snapshot())
+    try:
+        return jsonify(faults.update(request.get_json(force=True) or {}))
+    except (TypeError, ValueError) as exc:
+        return jsonify({"error": str(exc)}), 400
+
+
+def create_simulator(config: dict | None = None) -> Flask:
+    """The simulator as a Flask app (serve it with werkzeug or any WSGI server)."""
+    config = config or {}
+    app = Flask("erp_simulator")
+    app.config["ERP_SIM_USERS"] = config.get("users")
+    app.extensions["erp_sim_store"] = SimulatorStore(config.get("database") or "erp-sim.db")
+    faults = Faults(config.get("faults"))
+    app.extensions["erp_sim_faults"] = faults
+
+    @app.get("/sap/bc/srt/wsdl")
+    def wsdl():
+        return Response(_wsdl_for(request.host_url), content_type=XML)
+
+    @app.post(SOAP_PATH)
+    def soap():
+        return _soap_call(app)
+
+    @app.route("/sim/admin/faults", methods=["GET", "POST"])
+    def admin_faults():
+        return _admin_faults(faults)
+
+    return app

@@ -1,0 +1,118 @@
+"""The ERP simulator's own database (plain sqlite3, never the platform's database).
+
+Tables mirror the SAP objects the simulator answers for: KNA1 (customer), KNVV (customer per
+sales area) and KNKK (credit account per credit control area), plus a number range for KUNNR.
+"""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+
+FIRST_KUNNR = 100000  # new customers get 0000100000, 0000100001, …
+CREDIT_CONTROL_AREA = "1000"
+SALES_AREA = ("1000", "10", "00")  # VKORG, VTWEG, SPART of the demo dealers
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kna1 (
+    kunnr TEXT PRIMARY KEY, name1 TEXT NOT NULL, sort1 TEXT, city TEXT, street TEXT,
+    postl_cod1 TEXT, country TEXT, region TEXT, langu TEXT, tel1_numb TEXT,
+    idempotency_key TEXT UNIQUE, created_at TEXT DEFAULT CURRENT_TIMESTAMP);
+CREATE TABLE IF NOT EXISTS knvv (
+    kunnr TEXT NOT NULL, vkorg TEXT NOT NULL, vtweg TEXT NOT NULL, spart TEXT NOT NULL,
+    PRIMARY KEY (kunnr, vkorg, vtweg, spart));
+CREATE TABLE IF NOT EXISTS knkk (
+    kunnr TEXT NOT NULL, kkber TEXT NOT NULL, klimk TEXT NOT NULL, open_orders TEXT NOT NULL,
+    open_deliveries TEXT NOT NULL, open_billing TEXT NOT NULL, receivables TEXT NOT NULL,
+    currency TEXT NOT NULL, PRIMARY KEY (kunnr, kkber));
+CREATE TABLE IF NOT EXISTS nriv (object TEXT PRIMARY KEY, next_number INTEGER NOT NULL);
+"""
+
+# The platform's demo dealers, already known to the ERP (limit 800,000 CNY, some exposure).
+DEMO_CUSTOMERS = [
+    ("0000010001", "上海东方食品贸易有限公司", "上海", "31"),
+    ("0000010002", "广州南粤快消品有限公司", "广州", "44"),
+]
+DEMO_EXPOSURE = ("800000.00", "120000.00", "35000.00", "15000.00", "210000.00")
+
+CREDIT_FIELDS = ("credit_limit", "open_orders", "open_deliveries", "open_billing", "receivables")
+
+
+class SimulatorStore:
+    """Thread-safe access to the simulator database (one connection per call)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        with self._connect() as conn:
+            conn.executescript(SCHEMA)
+            self._seed(conn)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed on success, always closed."""
+        conn = sqlite3.connect(self.path, timeout=10)
+        conn.row_factory = sqlite3.Row
+        try:
+            with conn:
+                yield conn
+        finally:
+            conn.close()
+
+    def _seed(self, conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT OR IGNORE INTO nriv VALUES ('KUNNR', ?)", (FIRST_KUNNR,))
+        for kunnr, name, city, region in DEMO_CUSTOMERS:
+            conn.execute("INSERT OR IGNORE INTO kna1 (kunnr, name1, city, country, region, langu)"
+                         " VALUES (?, ?, ?, 'CN', ?, '1')", (kunnr, name, city, region))
+            conn.execute("INSERT OR IGNORE INTO knvv VALUES (?, ?, ?, ?)", (kunnr, *SALES_AREA))
+            conn.execute("INSERT OR IGNORE INTO knkk VALUES (?, ?, ?, ?, ?, ?, ?, 'CNY')",
+                         (kunnr, CREDIT_CONTROL_AREA, *DEMO_EXPOSURE))
+
+    def create_customer(self, data: dict, sales_area: tuple, key: str | None) -> tuple[str, bool]:
+        """Insert a customer (KNA1 + KNVV + an empty KNKK); (kunnr, created).
+
+        A known idempotency key answers the customer created for it, with created=False.
+        """
+        with self._lock, self._connect() as conn:
+            if key:
+                row = conn.execute("SELECT kunnr FROM kna1 WHERE idempotency_key = ?",
+                                   (key,)).fetchone()
+                if row:
+                    return row["kunnr"], False
+            number = conn.execute("SELECT next_number FROM nriv WHERE object = 'KUNNR'").fetchone()[0]
+            conn.execute("UPDATE nriv SET next_number = ? WHERE object = 'KUNNR'", (number + 1,))
+            kunnr = f"{number:010d}"
+            conn.execute(
+                "INSERT INTO kna1 (kunnr, name1, sort1, city, street, postl_cod1, country, region,"
+                " langu, tel1_numb, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (kunnr, data.get("NAME"), data.get("SORT1"), data.get("CITY"), data.get("STREET"),
+                 data.get("POSTL_COD1"), data.get("COUNTRY"), data.get("REGION"),
+                 data.get("LANGU"), data.get("TEL1_NUMB"), key))
+            conn.execute("INSERT INTO knvv VALUES (?, ?, ?, ?)", (kunnr, *sales_area))
+            conn.execute("INSERT INTO knkk VALUES (?, ?, '0', '0', '0', '0', '0', 'CNY')",
+                         (kunnr, CREDIT_CONTROL_AREA))
+            return kunnr, True
+
+    def credit_account(self, kunnr: str, kkber: str) -> dict | None:
+        """Limit and exposure figures (Decimals) of a customer in a credit control area."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM knkk WHERE kunnr = ? AND kkber = ?",
+                               (kunnr, kkber)).fetchone()
+        if row is None:
+            return None
+        figures = dict(zip(CREDIT_FIELDS, (Decimal(row["klimk"]), Decimal(row["open_orders"]),
+                                           Decimal(row["open_deliveries"]),
+                                           Decimal(row["open_billing"]),
+                                           Decimal(row["receivables"])), strict=True))
+        figures["currency"] = row["currency"]
+        return figures
+
+    def count_customers(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("SELECT COUNT(*) FROM kna1").fetchone()[0]
+
+    def customer(self, kunnr: str) -> dict | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM kna1 WHERE kunnr = ?", (kunnr,)).fetchone()
+        return dict(row) if row else None

@@ -1,0 +1,188 @@
+"""The ERP over SOAP: a zeep client on the shipped WSDL, with SAP error semantics.
+
+- The WSDL is read from this package (never fetched); the service address is overridden.
+- Every call has an ``operation_timeout``; XML parsing is hardened (no DTD, entities or
+  external references).
+- ``RETURN`` rows of type E/A (they arrive on HTTP 200) raise ``BusinessError`` with code
+  ``<ID><NUMBER>`` (SAP's "message no." notation, e.g. ``F2153``: customer blocked).
+- Timeouts, refused connections, SOAP faults, non-XML answers and responses that do not match
+  the WSDL raise ``ConnectorError`` (technical: the job retries).
+- Every call yields an ``Exchange`` (envelopes, status, duration) with secrets redacted, handed
+  to the caller's ``on_exchange`` callback for the message log.
+"""
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from lxml import etree
+from zeep import Client, Settings, Transport
+from zeep import exceptions as zeep_exc
+from zeep.helpers import serialize_object
+from zeep.wsse.username import UsernameToken
+
+from connectors.registry import BusinessError, ConnectorError
+
+WSDL_PATH = Path(__file__).with_name("sap_functions.wsdl")
+BINDING = "{urn:sap-com:document:sap:rfc:functions}ZDEALERFLOW_BINDING"
+REDACTED = "***"
+_PASSWORD_EL = re.compile(r"(<(?:[\w-]+:)?Password\b[^>]*>)[^<]*(</)", re.IGNORECASE)
+_SECRET_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+
+
+@dataclass(frozen=True)
+class ErpSettings:
+    url: str
+    timeout: float = 5.0
+    user: str | None = None
+    password: str | None = None
+    auth: str = "basic"  # "basic" (HTTP Basic) or "wsse" (WS-Security UsernameToken)
+
+
+@dataclass
+class Exchange:
+    """One request/response pair, as stored in the ERP message log."""
+
+    function: str
+    url: str
+    request_xml: str = ""
+    request_headers: dict = field(default_factory=dict)
+    response_xml: str = ""
+    http_status: int | None = None
+    duration_ms: float = 0.0
+    outcome: str = "ok"  # ok | business_error | technical_error
+    error: str | None = None
+
+
+_current: ContextVar[Exchange | None] = ContextVar("erp_exchange", default=None)
+
+
+class RecordingTransport(Transport):
+    """A zeep transport that copies the raw envelopes into the current Exchange."""
+
+    def post(self, address, message, headers):
+        exchange = _current.get()
+        if exchange is not None:
+            exchange.request_xml = _text(message)
+            exchange.request_headers = dict(headers)
+        response = super().post(address, message, headers)
+        if exchange is not None:
+            exchange.http_status = response.status_code
+            exchange.response_xml = _text(response.content)
+        return response
+
+
+def _text(data) -> str:
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
+
+
+def redact(exchange: Exchange, password: str | None) -> None:
+    """Blank passwords (UsernameToken, the configured one) and auth headers, in place."""
+    def clean(text: str) -> str:
+        text = _PASSWORD_EL.sub(rf"\g<1>{REDACTED}\g<2>", text)
+        return text.replace(password, REDACTED) if password else text
+    exchange.request_xml = clean(exchange.request_xml)
+    exchange.response_xml = clean(exchange.response_xml)
+    exchange.request_headers = {k: REDACTED if k.lower() in _SECRET_HEADERS else clean(str(v))
+                                for k, v in exchange.request_headers.items()}
+    if exchange.error:
+        exchange.error = clean(exchange.error)
+
+
+def _zeep_settings() -> Settings:
+    return Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True,
+                    xml_huge_tree=False, raw_response=False)
+
+
+class ErpClient:
+    """Calls the BAPIs of the shipped WSDL at ``settings.url``."""
+
+    def __init__(self, settings: ErpSettings):
+        self.settings = settings
+        session = requests.Session()
+        wsse = None
+        if settings.user and settings.auth == "wsse":
+            wsse = UsernameToken(settings.user, settings.password or "")
+        elif settings.user:
+            session.auth = (settings.user, settings.password or "")
+        transport = RecordingTransport(session=session, timeout=settings.timeout,
+                                       operation_timeout=settings.timeout)
+        self.client = Client(str(WSDL_PATH), transport=transport, settings=_zeep_settings(),
+                             wsse=wsse)
+        self.service = self.client.create_service(BINDING, settings.url)
+
+    def call(self, function: str, on_exchange: Callable[[Exchange], None] | None = None,
+             **params) -> dict:
+        """Call ``function``; its response as plain dicts, RETURN rows under ``RETURN``."""
+        exchange = Exchange(function, self.settings.url)
+        token = _current.set(exchange)
+        started = time.perf_counter()
+        try:
+            result = self._invoke(function, params)
+            _raise_on_error_rows(result["RETURN"])
+            return result
+        except BusinessError as exc:
+            exchange.outcome, exchange.error = "business_error", f"{exc.code}: {exc.message}"
+            raise
+        except ConnectorError as exc:
+            exchange.outcome, exchange.error = "technical_error", str(exc)
+            raise
+        finally:
+            _current.reset(token)
+            exchange.duration_ms = (time.perf_counter() - started) * 1000
+            redact(exchange, self.settings.password)
+            if on_exchange is not None:
+                on_exchange(exchange)
+
+    def _invoke(self, function: str, params: dict) -> dict:
+        try:
+            raw = getattr(self.service, function)(**params)
+        except requests.Timeout:
+            raise ConnectorError(f"ERP {function} timed out after {self.settings.timeout} s "
+                                 f"({self.settings.url})") from None
+        except requests.ConnectionError as exc:
+            raise ConnectorError(f"ERP unreachable at {self.settings.url}: "
+                                 f"{type(exc).__name__}") from None
+        except zeep_exc.Fault as exc:
+            raise ConnectorError(f"SOAP fault from ERP ({exc.code}): {exc.message}") from None
+        except zeep_exc.TransportError as exc:
+            body = _text(exc.content)[:200]
+            raise ConnectorError(f"ERP answered HTTP {exc.status_code}: {body}") from None
+        except (zeep_exc.Error, etree.XMLSyntaxError, requests.RequestException) as exc:
+            raise ConnectorError(f"ERP call {function} failed: {type(exc).__name__}: "
+                                 f"{exc}") from None
+        result = dict(serialize_object(raw, dict) or {})
+        result["RETURN"] = list((result.get("RETURN") or {}).get("item") or [])
+        return result
+
+
+def _raise_on_error_rows(rows: list[dict]) -> None:
+    errors = [r for r in rows if (r.get("TYPE") or "").upper() in ("E", "A")]
+    if not errors:
+        return
+    first = errors[0]
+    code = f"{first.get('ID') or ''}{first.get('NUMBER') or ''}" or "ERP"
+    message = "; ".join(r.get("MESSAGE") or "" for r in errors)
+    raise BusinessError(code, message, {"return": [_plain(r) for r in errors]})
+
+
+def _plain(row: dict) -> dict:
+    return {k: v for k, v in row.items() if v not in (None, "")}
+
+
+_local = threading.local()
+
+
+def client_for(settings: ErpSettings) -> ErpClient:
+    """A cached client per thread and settings (zeep clients and sessions stay per thread)."""
+    cache = getattr(_local, "clients", None)
+    if cache is None:
+        cache = _local.clients = {}
+    if settings not in cache:
+        cache[settings] = ErpClient(settings)
+    return cache[settings]

@@ -1,0 +1,222 @@
+"""The ERP over SOAP: the real zeep client against the simulator over HTTP (werkzeug thread)."""
+
+import re
+import socket
+import threading
+import time
+from decimal import Decimal
+
+import orjson
+import pytest
+import requests
+from werkzeug.serving import make_server
+
+from app.core.models import User
+from app.engine.services import deploy_files, load_workflow_of
+from app.erp.models import ErpMessage
+from app.extensions import db
+from app.jobs.services import run_due_jobs
+from app.tasks.services import start_instance
+from connectors.erp.simulator import SOAP_PATH, create_simulator
+from connectors.erp.simulator_store import DEMO_CUSTOMERS
+from connectors.registry import BusinessError, CallContext, ConnectorError, registry
+
+ERP_KEYS = ("ERP_URL", "ERP_TIMEOUT_SECONDS", "ERP_USER", "ERP_PASSWORD", "ERP_AUTH")
+CUSTOMER = {"name": "杭州西湖食品有限公司", "city": "杭州", "street": "文三路 1 号",
+            "postal_code": "310000", "phone": "13912345678", "region": "33",
+            "sales_org": "1000", "distr_chan": "10", "division": "00"}
+
+
+class Sim:
+    def __init__(self, base: str, app):
+        self.base, self.app = base, app
+        self.store = app.extensions["erp_sim_store"]
+
+    def faults(self, **changes) -> dict:
+        r = requests.post(f"{self.base}/sim/admin/faults", json=changes, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture
+def sim(app, tmp_path):
+    simulator = create_simulator({"database": str(tmp_path / "erp-sim.db")})
+    server = make_server("127.0.0.1", 0, simulator, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    saved = {key: app.config[key] for key in ERP_KEYS}
+    app.config["ERP_URL"] = base + SOAP_PATH
+    try:
+        yield Sim(base, simulator)
+    finally:
+        app.config.update(saved)
+        server.shutdown()
+        server.server_close()
+
+
+def call(op_name: str, key: str = "7:task-a", **params) -> dict:
+    db.session.commit()  # like the worker: no transaction open across the remote call
+    op = registry.get(op_name)
+    return op.fn(op.load_params(params), CallContext(idempotency_key=key, instance_id=7))
+
+
+def messages() -> list[ErpMessage]:
+    db.session.expire_all()
+    return db.session.query(ErpMessage).order_by(ErpMessage.id).all()
+
+
+def test_create_customer_numbers_and_dedupes_on_idempotency_key(sim):
+    first = call("erp.create_customer", key="7:create", **CUSTOMER)
+    assert re.fullmatch(r"\d{10}", first["customer_number"])
+    assert first["customer_number"] == "0000100000"
+    again = call("erp.create_customer", key="7:create", **CUSTOMER)
+    assert again == first
+    assert sim.store.count_customers() == len(DEMO_CUSTOMERS) + 1
+    other = call("erp.create_customer", key="8:create", **CUSTOMER)
+    assert other["customer_number"] == "0000100001"
+    assert sim.store.customer("0000100000")["name1"] == CUSTOMER["name"]
+
+
+def test_name_longer_than_35_is_a_business_error_with_the_erps_message(sim):
+    with pytest.raises(BusinessError) as info:
+        call("erp.create_customer", **(CUSTOMER | {"name": "X" * 36}))
+    assert info.value.code == "ZDF002"
+    assert "PI_COMPANYDATA-NAME is longer than 35 characters" in info.value.message
+    assert info.value.payload["return"][0]["FIELD"] == "NAME"
+    assert sim.store.count_customers() == len(DEMO_CUSTOMERS)
+    assert messages()[-1].outcome == "business_error"
+
+
+def test_credit_status_of_a_seeded_dealer_adds_up(sim):
+    status = call("erp.get_credit_status", customer_number="10001")
+    figures = {k: Decimal(v) for k, v in status.items()
+               if k not in ("customer_number", "credit_control_area", "currency")}
+    assert figures["credit_limit"] == Decimal("800000.00") and status["currency"] == "CNY"
+    exposure = sum(figures[k] for k in ("open_orders", "open_deliveries", "open_billing",
+                                        "receivables"))
+    assert figures["total_exposure"] == exposure > 0
+    assert figures["available"] == figures["credit_limit"] - exposure
+
+
+def test_blocked_customer_is_a_business_error_f2_153(sim):
+    assert sim.faults(blocked_customers=["10001"])["blocked_customers"] == ["0000010001"]
+    with pytest.raises(BusinessError) as info:
+        call("erp.get_credit_status", customer_number="0000010001")
+    assert info.value.code == "F2153" and "blocked" in info.value.message
+
+
+def test_new_customer_has_credit_limit_zero(sim):
+    number = call("erp.create_customer", **CUSTOMER)["customer_number"]
+    status = call("erp.get_credit_status", customer_number=number)
+    assert Decimal(status["credit_limit"]) == 0 and Decimal(status["available"]) == 0
+
+
+def test_erp_down_is_a_technical_error(sim):
+    sim.faults(down=True)
+    with pytest.raises(ConnectorError, match="HTTP 503"):
+        call("erp.get_credit_status", customer_number="0000010001")
+    last = messages()[-1]
+    assert last.outcome == "technical_error" and last.http_status == 503
+    assert "Service Unavailable" in last.response_xml
+
+
+def test_soap_fault_is_a_technical_error(sim):
+    sim.faults(fault_rate=1)
+    with pytest.raises(ConnectorError, match="SOAP fault.*Injected fault"):
+        call("erp.get_credit_status", customer_number="0000010001")
+
+
+def test_slow_erp_times_out_quickly(app, sim):
+    app.config["ERP_TIMEOUT_SECONDS"] = 0.5
+    sim.faults(slow_ms=2500)
+    started = time.perf_counter()
+    with pytest.raises(ConnectorError, match="timed out after 0.5 s"):
+        call("erp.get_credit_status", customer_number="0000010001")
+    assert time.perf_counter() - started < 3
+
+
+def test_refused_connection_is_a_technical_error(app, sim):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.config["ERP_URL"] = f"http://127.0.0.1:{port}{SOAP_PATH}"
+    with pytest.raises(ConnectorError, match="unreachable"):
+        call("erp.get_credit_status", customer_number="0000010001")
+
+
+def test_doctype_is_refused_with_a_fault_and_no_entity_expansion(sim):
+    body = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY boom "EXPANDED-ENTITY">]>'
+            '<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/">'
+            '<soap-env:Body><n0:BAPI_CREDIT_ACCOUNT_GET_STATUS '
+            'xmlns:n0="urn:sap-com:document:sap:rfc:functions"><CUSTOMER>&boom;</CUSTOMER>'
+            '<CREDITCONTROLAREA>1000</CREDITCONTROLAREA></n0:BAPI_CREDIT_ACCOUNT_GET_STATUS>'
+            '</soap-env:Body></soap-env:Envelope>')
+    r = requests.post(sim.base + SOAP_PATH, data=body.encode(), timeout=5,
+                      headers={"Content-Type": "text/xml; charset=utf-8"})
+    assert r.status_code == 500 and b"Fault" in r.content
+    assert b"DTD not allowed" in r.content and b"EXPANDED-ENTITY" not in r.content
+
+
+def test_wsdl_is_served_with_this_servers_address(sim):
+    r = requests.get(sim.base + "/sap/bc/srt/wsdl?wsdl", timeout=5)
+    assert r.status_code == 200
+    assert f'location="{sim.base}{SOAP_PATH}"'.encode() in r.content
+
+
+@pytest.mark.parametrize("auth", ["basic", "wsse"])
+def test_envelope_log_keeps_both_envelopes_without_the_password(app, sim, auth):
+    password = "S3cret-Pa55-word"
+    sim.app.config["ERP_SIM_USERS"] = {"rfc_dealerflow": password}
+    app.config.update(ERP_USER="rfc_dealerflow", ERP_PASSWORD=password, ERP_AUTH=auth)
+    call("erp.get_credit_status", key="9:credit", customer_number="0000010001")
+    [logged] = messages()
+    assert logged.outcome == "ok" and logged.http_status == 200 and logged.instance_id == 7
+    assert logged.idempotency_key == "9:credit" and logged.operation == "erp.get_credit_status"
+    assert "BAPI_CREDIT_ACCOUNT_GET_STATUS>" in logged.request_xml
+    assert "<CREDIT_LIMIT>800000.00</CREDIT_LIMIT>" in logged.response_xml
+    for text in (logged.request_xml, logged.response_xml, logged.request_headers, logged.error):
+        assert password not in (text or "")
+    if auth == "wsse":
+        assert "UsernameToken" in logged.request_xml and "***" in logged.request_xml
+    assert "Authorization" not in orjson.loads(logged.request_headers)
+    app.config["ERP_PASSWORD"] = "wrong"
+    with pytest.raises(ConnectorError, match="HTTP 401"):
+        call("erp.get_credit_status", customer_number="0000010001")
+
+
+SERVICE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+<bpmn:process id="erp_svc" isExecutable="true">
+  <bpmn:startEvent id="s"/>
+  <bpmn:serviceTask id="create"><bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="erp.create_customer" resultVariable="erp">
+      <spiffworkflow:parameters>
+        <spiffworkflow:parameter id="name" type="str" value="'上海东方食品贸易有限公司'"/>
+        <spiffworkflow:parameter id="city" type="str" value="'上海'"/>
+        <spiffworkflow:parameter id="sales_org" type="str" value="'1000'"/>
+        <spiffworkflow:parameter id="distr_chan" type="str" value="'10'"/>
+        <spiffworkflow:parameter id="division" type="str" value="'00'"/>
+      </spiffworkflow:parameters>
+    </spiffworkflow:serviceTaskOperator></bpmn:extensionElements></bpmn:serviceTask>
+  <bpmn:endEvent id="e"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="create"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="create" targetRef="e"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def test_service_task_creates_the_customer_through_the_worker(sim):
+    deploy_files({"erp_svc.bpmn": SERVICE.encode()}, "test")
+    instance = start_instance("erp_svc", User.by_username("admin"), None)
+    db.session.commit()
+    assert instance.status == "running"
+    assert run_due_jobs("w") == 1
+    db.session.expire_all()
+    instance = db.session.get(type(instance), instance.id)
+    assert instance.status == "completed"
+    assert load_workflow_of(instance).data["erp"] == {"customer_number": "0000100000"}
+    [logged] = messages()
+    assert logged.instance_id == instance.id and logged.idempotency_key.startswith(f"{instance.id}:")
+    assert sim.store.customer("0000100000")["idempotency_key"] == logged.idempotency_key
