@@ -121,7 +121,7 @@ def fresh_uscc() -> str:
 def application(licence_id: int, level: str = "A", **overrides) -> dict:
     """A valid East admission application (as in tests/conftest.py ``admission_data``)."""
     data = {
-        "company_name": "杭州西湖食品有限公司", "uscc": fresh_uscc(),
+        "company_name": "杭州西湖食品有限公司", "city": "杭州", "uscc": fresh_uscc(),
         "legal_representative": "张三", "contact_name": "李四", "contact_phone": "13912345678",
         "region": "east", "dealer_type": "tier1", "level": level,
         "requested_credit_limit": "300000.00", "bank_name": "招商银行",

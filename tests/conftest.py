@@ -4,14 +4,18 @@ DEALERFLOW_TEST_DATABASE_URL is set), a client, logins and admission data."""
 import io
 import os
 import struct
+import threading
 import zlib
 
 import pytest
+import requests
 from flask import g, request_started
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db
+from connectors.erp.simulator import SOAP_PATH, create_simulator
 
 PG_URL = os.environ.get("DEALERFLOW_TEST_DATABASE_URL")
 
@@ -78,6 +82,39 @@ def _reset_request_globals(sender, **_):
         g.pop(key, None)
 
 
+ERP_KEYS = ("ERP_URL", "ERP_TIMEOUT_SECONDS", "ERP_USER", "ERP_PASSWORD", "ERP_AUTH")
+
+
+class Sim:
+    def __init__(self, base: str, app):
+        self.base, self.app = base, app
+        self.store = app.extensions["erp_sim_store"]
+
+    def faults(self, **changes) -> dict:
+        r = requests.post(f"{self.base}/sim/admin/faults", json=changes, timeout=5)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture
+def sim(app, tmp_path):
+    """A live ERP simulator (fresh database) on a free port; ERP_URL points at it."""
+    simulator = create_simulator({"database": str(tmp_path / "erp-sim.db")})
+    server = make_server("127.0.0.1", 0, simulator, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    saved = {key: app.config[key] for key in ERP_KEYS}
+    app.config["ERP_URL"] = base + SOAP_PATH
+    try:
+        yield Sim(base, simulator)
+    finally:
+        app.config.update(saved)
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -130,7 +167,7 @@ def admission_data(upload_png):
     """A valid East application; ``overrides`` change fields."""
     def _data(**overrides):
         data = {
-            "company_name": "杭州西湖食品有限公司", "uscc": overrides.pop("uscc", None) or _uscc(),
+            "company_name": "杭州西湖食品有限公司", "city": "杭州", "uscc": overrides.pop("uscc", None) or _uscc(),
             "legal_representative": "张三", "contact_name": "李四", "contact_phone": "13912345678",
             "region": "east", "dealer_type": "tier1", "level": "B",
             "requested_credit_limit": "300000.00", "bank_name": "招商银行",

@@ -26,9 +26,11 @@ DEMO_USERS = [
     ("applicant", "准入申请人", ["applicant"], "east"),
 ]
 
+# (code, name, USCC without its check character, region, user, ERP customer number as
+# seeded in the ERP simulator)
 DEMO_DEALERS = [
-    ("DE000001", "上海东方食品贸易有限公司", "91310000MA1K35X1A", "east", "dealer_east"),
-    ("DS000001", "广州南粤快消品有限公司", "91440101MA5CYD1R8", "south", "dealer_south"),
+    ("DE000001", "上海东方食品贸易有限公司", "91310000MA1K35X1A", "east", "dealer_east", "0000010001"),
+    ("DS000001", "广州南粤快消品有限公司", "91440101MA5CYD1R8", "south", "dealer_south", "0000010002"),
 ]
 
 
@@ -39,7 +41,7 @@ def seed_regions() -> None:
     db.session.flush()
 
 
-def _dealer(code, name, uscc17, region) -> Dealer:
+def _dealer(code, name, uscc17, region, erp_no) -> Dealer:
     from app.forms import uscc_check_char
 
     uscc = uscc17 + uscc_check_char(uscc17)
@@ -47,7 +49,8 @@ def _dealer(code, name, uscc17, region) -> Dealer:
     if dealer is None:
         dealer = Dealer(code=code, name=name, uscc=uscc, dealer_type="tier1", level="A",
                         region=region, status="active", credit_limit=Decimal("800000.00"),
-                        payment_terms="net30", contact_name="王经理", contact_phone="13800138000")
+                        payment_terms="net30", contact_name="王经理", contact_phone="13800138000",
+                        erp_customer_no=erp_no)
         dealer.addresses.append(DealerAddress(address=f"{name} 仓库", receiver="王经理",
                                               phone="13800138000", is_default=True))
         dealer.bank_accounts.append(DealerBankAccount(bank_name="中国工商银行",
@@ -65,8 +68,8 @@ def seed_demo() -> int:
     password = generate_password_hash("demo")
     created = 0
     users = list(DEMO_USERS)
-    for code, name, uscc, region, username in DEMO_DEALERS:
-        dealer = _dealer(code, name, uscc, region)
+    for code, name, uscc, region, username, erp_no in DEMO_DEALERS:
+        dealer = _dealer(code, name, uscc, region, erp_no)
         users.append((username, name, ["dealer"], region, dealer.id))
     for entry in users:
         username, display, roles, region = entry[:4]

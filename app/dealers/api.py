@@ -46,6 +46,7 @@ class DealerSchema(Schema):
     contact_phone = fields.String(allow_none=True)
     legal_representative = fields.String(allow_none=True)
     admitted_on = fields.Date(allow_none=True)
+    erp_customer_number = fields.String(attribute="erp_customer_no", allow_none=True)
 
 
 class DealerDetailSchema(DealerSchema):

@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from app.dealers.services import archive_admitted_dealer
+from app.dealers.services import archive_admitted_dealer, set_erp_customer_number
 from connectors.registry import CallContext, registry
 
 
@@ -33,3 +33,20 @@ def archive(params: dict, ctx: CallContext) -> dict:
     dealer = archive_admitted_dealer(params, instance_id=ctx.instance_id)
     return {"dealer_id": dealer.id, "dealer_code": dealer.code, "outcome": "approved",
             "_data": {"dealer_code": dealer.code, "outcome": "approved"}}
+
+
+class LinkErpParams(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    dealer_code = fields.String(required=True)
+    customer_number = fields.String(required=True)
+
+
+@registry.register("dealers.link_erp_customer", schema=LinkErpParams, internal=True,
+                   description="Store the ERP customer number (KUNNR) on the dealer")
+def link_erp_customer(params: dict, ctx: CallContext) -> dict:
+    dealer = set_erp_customer_number(params["dealer_code"], params["customer_number"],
+                                     instance_id=ctx.instance_id)
+    return {"erp_customer_number": dealer.erp_customer_no,
+            "_data": {"erp_customer_number": dealer.erp_customer_no}}

@@ -61,6 +61,21 @@ def archive_admitted_dealer(params: dict, instance_id: int) -> Dealer:
     return dealer
 
 
+def set_erp_customer_number(code: str, customer_number: str, instance_id: int | None) -> Dealer:
+    """Record the dealer's ERP customer number (10 digits, zero-padded); idempotent."""
+    dealer = db.session.scalar(select(Dealer).where(Dealer.code == code))
+    if dealer is None:
+        raise BusinessError("UNKNOWN_DEALER", f"Dealer {code} does not exist")
+    number = customer_number.zfill(10) if customer_number.isdigit() else customer_number
+    if dealer.erp_customer_no != number:
+        dealer.erp_customer_no = number
+        db.session.flush()
+        record("worker", "dealer.erp_linked", target_type="dealer", target_id=dealer.id,
+               instance_id=instance_id, dealer_id=dealer.id,
+               details={"code": dealer.code, "erp_customer_number": number})
+    return dealer
+
+
 def visible_dealers(user: User):
     """Dealers a user may see: staff see all (regional managers their region), dealers their own."""
     stmt = select(Dealer)

@@ -57,8 +57,10 @@ class CreateCustomerParams(Schema):
 @registry.register("erp.create_customer", schema=CreateCustomerParams,
                    description="Create a customer in the ERP (BAPI_CUSTOMER_CREATEFROMDATA1)")
 def create_customer(params: dict, ctx: CallContext) -> dict:
-    company = {"NAME": params["name"], "SORT1": params["search_term"], "CITY": params["city"],
-               "POSTL_COD1": params["postal_code"], "STREET": params["street"],
+    name, street = params["name"], params["street"]
+    company = {"NAME": name[:35], "NAME_2": name[35:70] or None,  # SAP splits long names
+               "SORT1": params["search_term"], "CITY": params["city"],
+               "POSTL_COD1": params["postal_code"], "STREET": street[:35] if street else None,
                "COUNTRY": params["country"], "REGION": params["region"], "LANGU": "1",
                "TEL1_NUMB": params["phone"]}
     reference = {"SALESORG": params["sales_org"], "DISTR_CHAN": params["distr_chan"],

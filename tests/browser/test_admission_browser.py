@@ -36,9 +36,10 @@ def live_server(app):
 
 
 @pytest.fixture
-def worker(app, tmp_path):
+def worker(app, sim, tmp_path):
     env = os.environ | {"FLASK_APP": "wsgi", "DEALERFLOW_SECRET_KEY": "test",
                         "DEALERFLOW_DATABASE_URL": app.config["DATABASE_URL"],
+                        "DEALERFLOW_ERP_URL": app.config["ERP_URL"],
                         "DEALERFLOW_INSTANCE_PATH": str(tmp_path),
                         "DEALERFLOW_WORKER_POLL_SECONDS": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "flask", "worker"], env=env, cwd=ROOT,
@@ -87,7 +88,7 @@ def _approve(browser, base, username, extra=None):
     page.context.close()
 
 
-def test_admission_through_the_pages(live_server, worker, browser, tmp_path):
+def test_admission_through_the_pages(live_server, worker, browser, sim, tmp_path):
     base = live_server
     licence = tmp_path / "licence.png"
     licence.write_bytes(tiny_png())
@@ -96,7 +97,7 @@ def test_admission_through_the_pages(live_server, worker, browser, tmp_path):
     page = _login(browser, base, "applicant")
     page.goto(f"{base}/start")
     page.click("#start-dealer_admission")
-    for name, value in {"company_name": "宁波海鲜食品有限公司", "uscc": _uscc(),
+    for name, value in {"company_name": "宁波海鲜食品有限公司", "city": "宁波", "uscc": _uscc(),
                         "legal_representative": "陈一", "contact_name": "陈二",
                         "contact_phone": "13812345678", "requested_credit_limit": "200000",
                         "bank_name": "宁波银行", "bank_account": "6230580000123456",
@@ -132,4 +133,5 @@ def test_admission_through_the_pages(live_server, worker, browser, tmp_path):
     assert page.get_attribute("#instance-status", "data-status") == "completed"
     assert page.get_attribute("#instance-outcome", "data-outcome") == "approved"
     assert page.inner_text("#dealer-code").startswith("DE")
+    assert sim.store.count_customers() >= 1 and sim.store.customer("0000100000") is not None
     page.screenshot(path=str(tmp_path / "outcome.png"))

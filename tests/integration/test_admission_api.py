@@ -21,7 +21,7 @@ def _approve(client, task_id, **data):
     return r.json
 
 
-def test_admission_approved_by_manager_and_finance_archives_dealer(api, admission_data):
+def test_admission_approved_by_manager_and_finance_archives_dealer(api, admission_data, sim):
     applicant, mgr, fin = api("applicant"), api("mgr_east"), api("finance")
     r = applicant.post("/api/v1/processes/dealer_admission/instances",
                        json={"data": admission_data(level="B")})
@@ -39,7 +39,8 @@ def test_admission_approved_by_manager_and_finance_archives_dealer(api, admissio
     # The service task runs in the worker, not in the request.
     assert applicant.get(f"/api/v1/instances/{instance_id}").json["status"] == "running"
     assert db.session.query(Dealer).filter_by(source_instance_id=instance_id).count() == 0
-    assert run_due_jobs("test") == 1
+    # archive → ERP customer (real SOAP call to the simulator) → KUNNR on the dealer
+    assert run_due_jobs("test") == 3
     db.session.remove()
 
     done = applicant.get(f"/api/v1/instances/{instance_id}").json
@@ -51,11 +52,15 @@ def test_admission_approved_by_manager_and_finance_archives_dealer(api, admissio
     assert dealer.payment_terms == "net30"
     assert [lc.to_status for lc in dealer.lifecycle] == ["active"]
     assert dealer.addresses[0].address.startswith("杭州市")
+    assert dealer.erp_customer_no == done["data"]["erp_customer_number"] == "0000100000"
+    assert sim.store.customer("0000100000")["name1"] == "杭州西湖食品有限公司"
+    seen = api("finance").get(f"/api/v1/dealers/{dealer.id}").json
+    assert seen["erp_customer_number"] == "0000100000"
     count, broken, _ = verify_chain()
     assert broken is None and count > 5
 
 
-def test_level_a_needs_director(api, admission_data):
+def test_level_a_needs_director(api, admission_data, sim):
     applicant = api("applicant")
     r = applicant.post("/api/v1/processes/dealer_admission/instances",
                        json={"data": admission_data(level="A")})
@@ -65,7 +70,7 @@ def test_level_a_needs_director(api, admission_data):
     assert run_due_jobs("test") == 0  # waiting for the director, no archive yet
     [dtask] = _group_task(director, "director_review")
     _approve(director, dtask["id"])
-    assert run_due_jobs("test") == 1
+    assert run_due_jobs("test") == 3
     db.session.remove()
     assert applicant.get(f"/api/v1/instances/{r.json['id']}").json["outcome"] == "approved"
 

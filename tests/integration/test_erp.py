@@ -2,14 +2,12 @@
 
 import re
 import socket
-import threading
 import time
 from decimal import Decimal
 
 import orjson
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app.core.models import User
 from app.engine.services import deploy_files, load_workflow_of
@@ -17,43 +15,13 @@ from app.erp.models import ErpMessage
 from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.tasks.services import start_instance
-from connectors.erp.simulator import SOAP_PATH, create_simulator
+from connectors.erp.simulator import SOAP_PATH
 from connectors.erp.simulator_store import DEMO_CUSTOMERS
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
-ERP_KEYS = ("ERP_URL", "ERP_TIMEOUT_SECONDS", "ERP_USER", "ERP_PASSWORD", "ERP_AUTH")
 CUSTOMER = {"name": "杭州西湖食品有限公司", "city": "杭州", "street": "文三路 1 号",
             "postal_code": "310000", "phone": "13912345678", "region": "33",
             "sales_org": "1000", "distr_chan": "10", "division": "00"}
-
-
-class Sim:
-    def __init__(self, base: str, app):
-        self.base, self.app = base, app
-        self.store = app.extensions["erp_sim_store"]
-
-    def faults(self, **changes) -> dict:
-        r = requests.post(f"{self.base}/sim/admin/faults", json=changes, timeout=5)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-
-@pytest.fixture
-def sim(app, tmp_path):
-    simulator = create_simulator({"database": str(tmp_path / "erp-sim.db")})
-    server = make_server("127.0.0.1", 0, simulator, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    saved = {key: app.config[key] for key in ERP_KEYS}
-    app.config["ERP_URL"] = base + SOAP_PATH
-    try:
-        yield Sim(base, simulator)
-    finally:
-        app.config.update(saved)
-        server.shutdown()
-        server.server_close()
 
 
 def call(op_name: str, key: str = "7:task-a", **params) -> dict:
@@ -79,13 +47,15 @@ def test_create_customer_numbers_and_dedupes_on_idempotency_key(sim):
     assert sim.store.customer("0000100000")["name1"] == CUSTOMER["name"]
 
 
-def test_name_longer_than_35_is_a_business_error_with_the_erps_message(sim):
+def test_long_name_fills_name_2_and_a_too_long_city_is_a_business_error(sim):
+    created = call("erp.create_customer", key="7:long", **(CUSTOMER | {"name": "宁" * 50}))
+    assert sim.store.customer(created["customer_number"])["name1"] == "宁" * 35
     with pytest.raises(BusinessError) as info:
-        call("erp.create_customer", **(CUSTOMER | {"name": "X" * 36}))
+        call("erp.create_customer", **(CUSTOMER | {"city": "X" * 36}))
     assert info.value.code == "ZDF002"
-    assert "PI_COMPANYDATA-NAME is longer than 35 characters" in info.value.message
-    assert info.value.payload["return"][0]["FIELD"] == "NAME"
-    assert sim.store.count_customers() == len(DEMO_CUSTOMERS)
+    assert "PI_COMPANYDATA-CITY is longer than 35 characters" in info.value.message
+    assert info.value.payload["return"][0]["FIELD"] == "CITY"
+    assert sim.store.count_customers() == len(DEMO_CUSTOMERS) + 1
     assert messages()[-1].outcome == "business_error"
 
 

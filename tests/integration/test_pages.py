@@ -198,7 +198,7 @@ def _decide(client, task_id: int, **data):
     assert r.status_code == 302, r.data.decode()[:2000]
 
 
-def test_instance_page_shows_outcome_dealer_code_and_reason(login, admission_data):
+def test_instance_page_shows_outcome_dealer_code_and_reason(login, admission_data, sim):
     from app.jobs.services import run_due_jobs
 
     applicant, mgr, fin = login("applicant"), login("mgr_east"), login("finance")
@@ -206,7 +206,7 @@ def test_instance_page_shows_outcome_dealer_code_and_reason(login, admission_dat
     _decide(mgr, _open_task(approved, "manager_review").id, decision="approve")
     _decide(fin, _open_task(approved, "finance_review").id, decision="approve",
             approved_credit_limit="200000", payment_terms="net30")
-    assert run_due_jobs("test") == 1
+    assert run_due_jobs("test") == 3
     db.session.remove()
     page = applicant.get(f"/instances/{approved}").data.decode()
     assert 'data-status="completed"' in page and 'data-outcome="approved"' in page

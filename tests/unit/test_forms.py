@@ -51,7 +51,7 @@ def admission(registry):
 
 def application(**changes):
     data = {
-        "company_name": "上海好味食品贸易有限公司", "uscc": VALID_USCC,
+        "company_name": "上海好味食品贸易有限公司", "city": "上海", "uscc": VALID_USCC,
         "legal_representative": "张伟", "contact_name": "李娜", "contact_phone": "13812345678",
         "region": "east", "dealer_type": "tier1", "level": "A",
         "requested_credit_limit": "500000", "bank_name": "招商银行上海分行",
