@@ -167,7 +167,8 @@ def admission_data(upload_png):
     """A valid East application; ``overrides`` change fields."""
     def _data(**overrides):
         data = {
-            "company_name": "杭州西湖食品有限公司", "city": "杭州", "uscc": overrides.pop("uscc", None) or _uscc(),
+            "company_name": "杭州西湖食品有限公司", "city": "杭州",
+            "uscc": overrides.pop("uscc", None) or _uscc(),
             "legal_representative": "张三", "contact_name": "李四", "contact_phone": "13912345678",
             "region": "east", "dealer_type": "tier1", "level": "B",
             "requested_credit_limit": "300000.00", "bank_name": "招商银行",
