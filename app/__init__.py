@@ -91,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.dealers.api import blp as dealers_api
     from app.dealers.views import bp as dealers_views
     from app.engine.api import blp as engine_api
+    from app.erp.api import blp as erp_api
     from app.files.api import blp as files_api
     from app.jobs.api import blp as jobs_api
     from app.tasks.api import blp as tasks_api
@@ -98,7 +99,8 @@ def _register_blueprints(app: Flask) -> None:
 
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
-    for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api):
+    for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
+                erp_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views

@@ -26,8 +26,15 @@ def log_exchange(exchange: Exchange, *, operation: str, idempotency_key: str | N
         conn.execute(insert(ErpMessage).values(**values))
 
 
-def list_messages(limit: int = 100, idempotency_key: str | None = None) -> list[ErpMessage]:
-    stmt = select(ErpMessage).order_by(ErpMessage.id.desc()).limit(limit)
-    if idempotency_key:
-        stmt = stmt.where(ErpMessage.idempotency_key == idempotency_key)
-    return list(db.session.scalars(stmt))
+def list_messages(limit: int = 100, idempotency_key: str | None = None,
+                  instance_id: int | None = None, outcome: str | None = None,
+                  before_id: int | None = None) -> list[ErpMessage]:
+    """The newest logged exchanges first, filtered by key, instance or outcome."""
+    stmt = select(ErpMessage)
+    for column, value in ((ErpMessage.idempotency_key, idempotency_key),
+                          (ErpMessage.instance_id, instance_id), (ErpMessage.outcome, outcome)):
+        if value:
+            stmt = stmt.where(column == value)
+    if before_id:
+        stmt = stmt.where(ErpMessage.id < before_id)
+    return list(db.session.scalars(stmt.order_by(ErpMessage.id.desc()).limit(limit)))

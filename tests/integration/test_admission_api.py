@@ -213,3 +213,17 @@ def test_bad_list_parameters_are_422(api):
         r = mgr.get(f"/api/v1/tasks?{query}")
         assert r.status_code == 422, query
     assert api("admin").get("/api/v1/audit?limit=5000").status_code == 422
+
+
+def test_erp_message_log_is_for_admins_and_shows_the_admission_exchange(api, admission_data, sim):
+    applicant, mgr, fin = api("applicant"), api("mgr_east"), api("finance")
+    iid = applicant.post("/api/v1/processes/dealer_admission/instances",
+                         json={"data": admission_data()}).json["id"]
+    _approve(mgr, _group_task(mgr)[0]["id"])
+    _approve(fin, _group_task(fin)[0]["id"], approved_credit_limit="100000", payment_terms="net30")
+    run_due_jobs("test")
+    assert api("finance").get("/api/v1/erp/messages").status_code == 403
+    [logged] = api("admin").get(f"/api/v1/erp/messages?instance_id={iid}").json
+    assert logged["function"] == "BAPI_CUSTOMER_CREATEFROMDATA1" and logged["outcome"] == "ok"
+    assert "CUSTOMERNO" in logged["response_xml"] and "杭州西湖食品有限公司" in logged["request_xml"]
+    assert api("admin").get("/api/v1/erp/messages?outcome=bogus").status_code == 422
