@@ -77,7 +77,7 @@ def create_app(config=None) -> Flask:
 
 def _register_connectors() -> None:
     import app.dealers.operations  # noqa: F401  (dealers.archive)
-    import app.erp.operations  # noqa: F401  (erp.create_customer, erp.get_credit_status)
+    import app.erp.operations  # noqa: F401  (the erp.* operations)
     import connectors.builtin  # noqa: F401
 
 

@@ -1,7 +1,8 @@
 """The ERP simulator's own database (plain sqlite3, never the platform's database).
 
 Tables mirror the SAP objects the simulator answers for: KNA1 (customer), KNVV (customer per
-sales area) and KNKK (credit account per credit control area), plus a number range for KUNNR.
+sales area) and KNKK (credit account per credit control area, CTLPC = risk category), plus a
+number range for KUNNR and the idempotency keys of credit limit writes (ZDF_CREDIT_LIMIT_SET).
 """
 
 import sqlite3
@@ -27,7 +28,13 @@ CREATE TABLE IF NOT EXISTS knkk (
     open_deliveries TEXT NOT NULL, open_billing TEXT NOT NULL, receivables TEXT NOT NULL,
     currency TEXT NOT NULL, PRIMARY KEY (kunnr, kkber));
 CREATE TABLE IF NOT EXISTS nriv (object TEXT PRIMARY KEY, next_number INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS zdf_limit_keys (
+    idempotency_key TEXT PRIMARY KEY, kunnr TEXT NOT NULL, kkber TEXT NOT NULL,
+    klimk TEXT NOT NULL, currency TEXT NOT NULL, ctlpc TEXT);
 """
+KNKK_ROW = ("knkk (kunnr, kkber, klimk, open_orders, open_deliveries, open_billing, receivables,"
+            " currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+CENT = Decimal("0.01")
 
 # The platform's demo dealers, already known to the ERP (limit 800,000 CNY, some exposure).
 DEMO_CUSTOMERS = [
@@ -47,6 +54,7 @@ class SimulatorStore:
         self._lock = threading.Lock()
         with self._connect() as conn:
             conn.executescript(SCHEMA)
+            self._upgrade(conn)
             self._seed(conn)
 
     @contextmanager
@@ -60,14 +68,21 @@ class SimulatorStore:
         finally:
             conn.close()
 
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection) -> None:
+        """Add KNKK-CTLPC to a database created before risk categories were kept."""
+        columns = {row["name"] for row in conn.execute("PRAGMA table_info(knkk)")}
+        if "ctlpc" not in columns:
+            conn.execute("ALTER TABLE knkk ADD COLUMN ctlpc TEXT")
+
     def _seed(self, conn: sqlite3.Connection) -> None:
         conn.execute("INSERT OR IGNORE INTO nriv VALUES ('KUNNR', ?)", (FIRST_KUNNR,))
         for kunnr, name, city, region in DEMO_CUSTOMERS:
             conn.execute("INSERT OR IGNORE INTO kna1 (kunnr, name1, city, country, region, langu)"
                          " VALUES (?, ?, ?, 'CN', ?, '1')", (kunnr, name, city, region))
             conn.execute("INSERT OR IGNORE INTO knvv VALUES (?, ?, ?, ?)", (kunnr, *SALES_AREA))
-            conn.execute("INSERT OR IGNORE INTO knkk VALUES (?, ?, ?, ?, ?, ?, ?, 'CNY')",
-                         (kunnr, CREDIT_CONTROL_AREA, *DEMO_EXPOSURE))
+            conn.execute("INSERT OR IGNORE INTO " + KNKK_ROW,
+                         (kunnr, CREDIT_CONTROL_AREA, *DEMO_EXPOSURE, "CNY"))
 
     def create_customer(self, data: dict, sales_area: tuple, key: str | None) -> tuple[str, bool]:
         """Insert a customer (KNA1 + KNVV + an empty KNKK); (kunnr, created).
@@ -90,8 +105,7 @@ class SimulatorStore:
                  data.get("POSTL_COD1"), data.get("COUNTRY"), data.get("REGION"),
                  data.get("LANGU"), data.get("TEL1_NUMB"), key))
             conn.execute("INSERT INTO knvv VALUES (?, ?, ?, ?)", (kunnr, *sales_area))
-            conn.execute("INSERT INTO knkk VALUES (?, ?, '0', '0', '0', '0', '0', 'CNY')",
-                         (kunnr, CREDIT_CONTROL_AREA))
+            conn.execute("INSERT INTO " + KNKK_ROW, (kunnr, CREDIT_CONTROL_AREA, *("0",) * 5, "CNY"))
             return kunnr, True
 
     def credit_account(self, kunnr: str, kkber: str) -> dict | None:
@@ -105,8 +119,47 @@ class SimulatorStore:
                                            Decimal(row["open_deliveries"]),
                                            Decimal(row["open_billing"]),
                                            Decimal(row["receivables"])), strict=True))
-        figures["currency"] = row["currency"]
+        figures["currency"], figures["risk_category"] = row["currency"], row["ctlpc"]
         return figures
+
+    def set_credit_limit(self, kunnr: str, kkber: str, limit: Decimal, currency: str,
+                         risk: str | None, key: str | None) -> tuple[str, str | None]:
+        """Upsert KNKK's limit (and risk category, when given); (outcome, detail).
+
+        Outcomes: ``set`` / ``replayed`` (detail: the stored limit), ``unknown_customer``,
+        ``currency_mismatch`` (detail: the account's currency) and ``key_conflict`` (the key
+        was used for another write). A known key with the same data writes nothing.
+        """
+        klimk = str(limit.quantize(CENT))
+        with self._lock, self._connect() as conn:
+            if key:
+                done = conn.execute("SELECT * FROM zdf_limit_keys WHERE idempotency_key = ?",
+                                    (key,)).fetchone()
+                if done:
+                    stored = (done["kunnr"], done["kkber"], done["klimk"], done["currency"],
+                              done["ctlpc"])
+                    same = stored == (kunnr, kkber, klimk, currency, risk)
+                    return ("replayed", done["klimk"]) if same else ("key_conflict", None)
+            if not conn.execute("SELECT 1 FROM kna1 WHERE kunnr = ?", (kunnr,)).fetchone():
+                return "unknown_customer", None
+            account = conn.execute("SELECT currency FROM knkk WHERE kunnr = ? AND kkber = ?",
+                                   (kunnr, kkber)).fetchone()
+            if account and account["currency"] != currency:
+                return "currency_mismatch", account["currency"]
+            self._write_limit(conn, (kunnr, kkber, klimk, currency, risk), key)
+            return "set", klimk
+
+    @staticmethod
+    def _write_limit(conn: sqlite3.Connection, row: tuple, key: str | None) -> None:
+        """row = (kunnr, kkber, klimk, currency, ctlpc); a new account starts without exposure."""
+        kunnr, kkber, klimk, currency, ctlpc = row
+        conn.execute(
+            "INSERT INTO knkk (kunnr, kkber, klimk, open_orders, open_deliveries, open_billing,"
+            " receivables, currency, ctlpc) VALUES (?, ?, ?, '0', '0', '0', '0', ?, ?)"
+            " ON CONFLICT (kunnr, kkber) DO UPDATE SET klimk = excluded.klimk,"
+            " ctlpc = COALESCE(excluded.ctlpc, knkk.ctlpc)", (kunnr, kkber, klimk, currency, ctlpc))
+        if key:
+            conn.execute("INSERT INTO zdf_limit_keys VALUES (?, ?, ?, ?, ?, ?)", (key, *row))
 
     def count_customers(self) -> int:
         with self._connect() as conn:

@@ -39,8 +39,8 @@ def test_admission_approved_by_manager_and_finance_archives_dealer(api, admissio
     # The service task runs in the worker, not in the request.
     assert applicant.get(f"/api/v1/instances/{instance_id}").json["status"] == "running"
     assert db.session.query(Dealer).filter_by(source_instance_id=instance_id).count() == 0
-    # archive → ERP customer (real SOAP call to the simulator) → KUNNR on the dealer
-    assert run_due_jobs("test") == 3
+    # archive → ERP customer (real SOAP call to the simulator) → KUNNR on the dealer → limit
+    assert run_due_jobs("test") == 4
     db.session.remove()
 
     done = applicant.get(f"/api/v1/instances/{instance_id}").json
@@ -56,6 +56,7 @@ def test_admission_approved_by_manager_and_finance_archives_dealer(api, admissio
     assert sim.store.customer("0000100000")["name1"] == "杭州西湖食品有限公司"
     seen = api("finance").get(f"/api/v1/dealers/{dealer.id}").json
     assert seen["erp_customer_number"] == "0000100000"
+    assert sim.store.credit_account("0000100000", "1000")["credit_limit"] == Decimal("200000.00")
     count, broken, _ = verify_chain()
     assert broken is None and count > 5
 
@@ -70,7 +71,7 @@ def test_level_a_needs_director(api, admission_data, sim):
     assert run_due_jobs("test") == 0  # waiting for the director, no archive yet
     [dtask] = _group_task(director, "director_review")
     _approve(director, dtask["id"])
-    assert run_due_jobs("test") == 3
+    assert run_due_jobs("test") == 4
     db.session.remove()
     assert applicant.get(f"/api/v1/instances/{r.json['id']}").json["outcome"] == "approved"
 
@@ -223,7 +224,8 @@ def test_erp_message_log_is_for_admins_and_shows_the_admission_exchange(api, adm
     _approve(fin, _group_task(fin)[0]["id"], approved_credit_limit="100000", payment_terms="net30")
     run_due_jobs("test")
     assert api("finance").get("/api/v1/erp/messages").status_code == 403
-    [logged] = api("admin").get(f"/api/v1/erp/messages?instance_id={iid}").json
+    credit, logged = api("admin").get(f"/api/v1/erp/messages?instance_id={iid}").json
+    assert credit["function"] == "ZDF_CREDIT_LIMIT_SET" and "100000" in credit["request_xml"]
     assert logged["function"] == "BAPI_CUSTOMER_CREATEFROMDATA1" and logged["outcome"] == "ok"
     assert "CUSTOMERNO" in logged["response_xml"] and "杭州西湖食品有限公司" in logged["request_xml"]
     assert api("admin").get("/api/v1/erp/messages?outcome=bogus").status_code == 422

@@ -2,6 +2,7 @@
 
 import re
 import socket
+import sqlite3
 import time
 from decimal import Decimal
 
@@ -16,7 +17,8 @@ from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.tasks.services import start_instance
 from connectors.erp.simulator import SOAP_PATH
-from connectors.erp.simulator_store import DEMO_CUSTOMERS
+from connectors.erp.simulator_store import DEMO_CUSTOMERS, SimulatorStore
+from connectors.erp.soap import ErpSettings, client_for
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
 CUSTOMER = {"name": "杭州西湖食品有限公司", "city": "杭州", "street": "文三路 1 号",
@@ -154,6 +156,110 @@ def test_envelope_log_keeps_both_envelopes_without_the_password(app, sim, auth):
     app.config["ERP_PASSWORD"] = "wrong"
     with pytest.raises(ConnectorError, match="HTTP 401"):
         call("erp.get_credit_status", customer_number="0000010001")
+
+
+def available(customer: str, **area) -> Decimal:
+    return Decimal(call("erp.get_credit_status", customer_number=customer, **area)["available"])
+
+
+def test_set_credit_limit_is_read_back_with_the_new_available_amount(sim):
+    before = available("10001")
+    result = call("erp.set_credit_limit", customer_number="10001", credit_limit="1000000.5",
+                  risk_category="B")
+    assert result == {"customer_number": "10001", "credit_limit": "1000000.50"}
+    status = call("erp.get_credit_status", customer_number="10001")
+    assert Decimal(status["credit_limit"]) == Decimal("1000000.50")
+    assert available("10001") == before + Decimal("200000.50")
+    account = sim.store.credit_account("0000010001", "1000")
+    assert account["risk_category"] == "B" and account["currency"] == "CNY"
+    call("erp.set_credit_limit", key="7:lower", customer_number="10001", credit_limit=0)
+    assert sim.store.credit_account("0000010001", "1000")["risk_category"] == "B"  # kept
+    assert available("10001") == before - Decimal("800000")
+
+
+def test_set_credit_limit_in_a_new_area_opens_the_account(sim):
+    call("erp.set_credit_limit", customer_number="10002", credit_limit="50000",
+         credit_control_area="2000")
+    assert available("10002", credit_control_area="2000") == Decimal("50000")
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_credit_limit", key="7:usd", customer_number="10002", credit_limit="1",
+             credit_control_area="2000", currency="USD")
+    assert info.value.code == "ZDF024" and "kept in CNY" in info.value.message
+
+
+def test_set_credit_limit_of_an_unknown_customer_is_a_business_error(sim):
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_credit_limit", customer_number="4711", credit_limit="1000")
+    assert info.value.code == "ZDF021"
+    assert info.value.message == "Customer 0000004711 does not exist"
+    assert sim.store.credit_account("0000004711", "1000") is None
+    assert messages()[-1].outcome == "business_error"
+
+
+def test_negative_credit_limit_is_a_business_error_before_any_call(sim):
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_credit_limit", customer_number="10001", credit_limit="-1")
+    assert info.value.code == "ZDF022" and messages() == []
+
+
+@pytest.mark.parametrize(("limit", "code"), [("-0.01", "ZDF022"), ("1.005", "ZDF023"),
+                                             ("10000000000000", "ZDF023"), ("abc", "ZDF004")])
+def test_the_erp_itself_rejects_limits_outside_curr_15_2(app, sim, limit, code):
+    client = client_for(ErpSettings(url=app.config["ERP_URL"]))
+    with pytest.raises(BusinessError) as info:
+        client.call("ZDF_CREDIT_LIMIT_SET", CUSTOMER="0000010001", CREDITCONTROLAREA="1000",
+                    CREDIT_LIMIT=limit, CURRENCY="CNY")
+    assert info.value.code == code
+    assert sim.store.credit_account("0000010001", "1000")["credit_limit"] == Decimal("800000")
+
+
+def test_set_credit_limit_of_a_blocked_customer_is_f2_153(sim):
+    sim.faults(blocked_customers=["10001"])
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_credit_limit", customer_number="10001", credit_limit="1")
+    assert info.value.code == "F2153"
+
+
+def test_set_credit_limit_exchange_is_in_the_envelope_log(sim):
+    call("erp.set_credit_limit", key="9:limit", customer_number="10001", credit_limit="500000")
+    [logged] = messages()
+    assert logged.operation == "erp.set_credit_limit" and logged.function == "ZDF_CREDIT_LIMIT_SET"
+    assert logged.outcome == "ok" and logged.idempotency_key == "9:limit"
+    assert "<CUSTOMER>0000010001</CUSTOMER>" in logged.request_xml
+    assert "<CREDIT_LIMIT>500000</CREDIT_LIMIT>" in logged.request_xml
+    assert "<IDEMPOTENCY_KEY>9:limit</IDEMPOTENCY_KEY>" in logged.request_xml
+    assert "ZDF_CREDIT_LIMIT_SETResponse" in logged.response_xml
+    assert "<CREDIT_LIMIT>500000.00</CREDIT_LIMIT>" in logged.response_xml
+
+
+def test_set_credit_limit_retry_with_the_same_key_is_harmless(sim):
+    first = call("erp.set_credit_limit", key="7:limit", customer_number="10001",
+                 credit_limit="900000")
+    assert call("erp.set_credit_limit", key="7:limit", customer_number="10001",
+                credit_limit="900000") == first
+    assert "already set for this idempotency key" in messages()[-1].response_xml
+    call("erp.set_credit_limit", key="8:limit", customer_number="10001", credit_limit="700000")
+    late = call("erp.set_credit_limit", key="7:limit", customer_number="10001",
+                credit_limit="900000")
+    assert late == first  # a late retry does not overwrite the newer limit
+    assert sim.store.credit_account("0000010001", "1000")["credit_limit"] == Decimal("700000")
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_credit_limit", key="7:limit", customer_number="10001", credit_limit="1")
+    assert info.value.code == "ZDF025"
+
+
+def test_simulator_database_without_risk_category_is_upgraded(tmp_path):
+    path = str(tmp_path / "old.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE knkk (kunnr TEXT NOT NULL, kkber TEXT NOT NULL, klimk TEXT"
+                     " NOT NULL, open_orders TEXT NOT NULL, open_deliveries TEXT NOT NULL,"
+                     " open_billing TEXT NOT NULL, receivables TEXT NOT NULL, currency TEXT"
+                     " NOT NULL, PRIMARY KEY (kunnr, kkber))")
+    conn.close()
+    store = SimulatorStore(path)
+    assert store.set_credit_limit("0000010001", "1000", Decimal("5"), "CNY", "A", None) == (
+        "set", "5.00")
+    assert store.credit_account("0000010001", "1000")["risk_category"] == "A"
 
 
 SERVICE = """<?xml version="1.0" encoding="UTF-8"?>

@@ -206,7 +206,7 @@ def test_instance_page_shows_outcome_dealer_code_and_reason(login, admission_dat
     _decide(mgr, _open_task(approved, "manager_review").id, decision="approve")
     _decide(fin, _open_task(approved, "finance_review").id, decision="approve",
             approved_credit_limit="200000", payment_terms="net30")
-    assert run_due_jobs("test") == 3
+    assert run_due_jobs("test") == 4
     db.session.remove()
     page = applicant.get(f"/instances/{approved}").data.decode()
     assert 'data-status="completed"' in page and 'data-outcome="approved"' in page
