@@ -48,3 +48,44 @@ def test_erp_outage_becomes_incidents_then_every_admission_finishes_once(app, ap
     done = [admin.get(f"/api/v1/instances/{i}").json for i in ids]
     assert all(d["status"] == "completed" and d["outcome"] == "approved" for d in done)
     assert sim.store.count_customers() == len(DEMO_CUSTOMERS) + N  # exactly one per dealer
+
+
+def test_worker_killed_after_the_erp_call_leaves_exactly_one_customer(app, api, admission_data,
+                                                                      sim, monkeypatch):
+    """The ERP answered, then the worker died before committing: the retry reuses the KUNNR."""
+    from datetime import timedelta
+
+    from app.core.models import utcnow
+    from app.jobs import services as jobs
+    from app.jobs.models import Job
+
+    applicant, mgr, fin = api("applicant"), api("mgr_east"), api("finance")
+    iid = applicant.post("/api/v1/processes/dealer_admission/instances",
+                         json={"data": admission_data(level="C")}).json["id"]
+    _approve(mgr, mgr.get("/api/v1/tasks?scope=group").json[0]["id"])
+    _approve(fin, fin.get("/api/v1/tasks?scope=group").json[0]["id"],
+             approved_credit_limit="100000", payment_terms="net30")
+    assert run_due_jobs("w1", limit=1) == 1  # the archive job
+
+    real_apply = jobs._apply_result
+
+    def die(job, result):
+        raise KeyboardInterrupt("SIGKILL")  # not an Exception: nothing in the worker catches it
+
+    monkeypatch.setattr(jobs, "_apply_result", die)
+    try:
+        run_due_jobs("dying-worker", limit=1)
+    except KeyboardInterrupt:
+        db.session.rollback()
+    assert sim.store.count_customers() == len(DEMO_CUSTOMERS) + 1  # the ERP did create it
+    monkeypatch.setattr(jobs, "_apply_result", real_apply)
+
+    job = db.session.query(Job).filter_by(operation="erp.create_customer").one()
+    assert job.status == "running" and job.locked_by == "dying-worker"
+    job.locked_until = utcnow() - timedelta(seconds=1)  # the dead worker's lease runs out
+    db.session.commit()
+    run_due_jobs("w2", limit=100)
+    db.session.expire_all()
+    done = api("admin").get(f"/api/v1/instances/{iid}").json
+    assert done["status"] == "completed" and done["data"]["erp_customer_number"] == "0000100000"
+    assert sim.store.count_customers() == len(DEMO_CUSTOMERS) + 1  # still exactly one
