@@ -9,8 +9,9 @@
 
 Fault injection (``GET``/``POST /sim/admin/faults``, JSON): ``latency_ms`` (added to every call),
 ``slow_ms`` (extra delay, to outlast client timeouts), ``fault_rate`` (0..1, share of calls
-answered with a SOAP Fault), ``down`` (503 with a plain-text body) and ``blocked_customers``
-(KUNNRs whose credit status answers RETURN E F2/153). The admin endpoint has no auth: the
+answered with a SOAP Fault), ``down`` (503 with a plain-text body), ``blocked_customers``
+(KUNNRs whose credit status answers RETURN E F2/153) and ``hostile`` (answer every call with a
+DOCTYPE/XXE, entity-expansion, truncated or wrongly typed envelope). The admin endpoint has no auth: the
 simulator is a development and test tool and binds to 127.0.0.1.
 """
 
@@ -30,13 +31,31 @@ WSDL_PATH = Path(__file__).with_name("sap_functions.wsdl")
 SOAP_PATH = "/sap/bc/srt/rfc/sap/zdealerflow"
 DEFAULT_ADDRESS = "http://127.0.0.1:8070" + SOAP_PATH
 XML = "text/xml; charset=utf-8"
+# Hostile answers (HTTP 200) a client must survive: fault setting ``hostile``.
+HOSTILE = {
+    "doctype": (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+                b'<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/">'
+                b"<soap-env:Body>&xxe;</soap-env:Body></soap-env:Envelope>"),
+    "entities": (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+                 b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+                 b'<soap-env:Envelope xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/">'
+                 b"<soap-env:Body>&b;</soap-env:Body></soap-env:Envelope>"),
+    "truncated": (b'<?xml version="1.0"?><soap-env:Envelope '
+                  b'xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Bo'),
+    "wrong_type": (b'<?xml version="1.0"?><soap-env:Envelope '
+                   b'xmlns:soap-env="http://schemas.xmlsoap.org/soap/envelope/"><soap-env:Body>'
+                   b'<n0:BAPI_CREDIT_ACCOUNT_GET_STATUSResponse '
+                   b'xmlns:n0="urn:sap-com:document:sap:rfc:functions">'
+                   b"<CREDIT_LIMIT>lots</CREDIT_LIMIT></n0:BAPI_CREDIT_ACCOUNT_GET_STATUSResponse>"
+                   b"</soap-env:Body></soap-env:Envelope>"),
+}
 
 
 class Faults:
     """The current fault-injection settings, shared by the request threads."""
 
     DEFAULTS = {"latency_ms": 0, "slow_ms": 0, "fault_rate": 0.0, "down": False,
-                "blocked_customers": []}
+                "blocked_customers": [], "hostile": None}
 
     def __init__(self, initial: dict | None = None):
         self._lock = threading.Lock()
@@ -58,6 +77,10 @@ class Faults:
             return [str(v).zfill(10) if str(v).isdigit() else str(v) for v in value or []]
         if key == "down":
             return bool(value)
+        if key == "hostile":
+            if value not in (None, *HOSTILE):
+                raise ValueError(f"hostile must be one of {', '.join(HOSTILE)} or null")
+            return value
         if key == "fault_rate":
             rate = float(value)
             if not 0 <= rate <= 1:
@@ -102,6 +125,8 @@ def _soap_call(app: Flask) -> Response:
         time.sleep(delay / 1000)
     if settings["down"]:
         return Response("Service Unavailable: ERP is down", 503, mimetype="text/plain")
+    if settings["hostile"]:
+        return Response(HOSTILE[settings["hostile"]], 200, content_type=XML)
     try:
         function, call, header = parse_request(request.get_data())
         if not _authorised(app.config["ERP_SIM_USERS"], header):

@@ -156,6 +156,11 @@ class ErpClient:
         except (zeep_exc.Error, etree.XMLSyntaxError, requests.RequestException) as exc:
             raise ConnectorError(f"ERP call {function} failed: {type(exc).__name__}: "
                                  f"{exc}") from None
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            # A response that parses but does not fit the WSDL's types (e.g. "lots" as a
+            # CURR amount): zeep raises the plain Python conversion error.
+            raise ConnectorError(f"ERP call {function} answered a value that does not fit the "
+                                 f"WSDL: {type(exc).__name__}") from None
         result = dict(serialize_object(raw, dict) or {})
         result["RETURN"] = list((result.get("RETURN") or {}).get("item") or [])
         return result

@@ -296,3 +296,14 @@ def test_service_task_creates_the_customer_through_the_worker(sim):
     [logged] = messages()
     assert logged.instance_id == instance.id and logged.idempotency_key.startswith(f"{instance.id}:")
     assert sim.store.customer("0000100000")["idempotency_key"] == logged.idempotency_key
+
+
+@pytest.mark.parametrize("kind", ["doctype", "entities", "truncated", "wrong_type"])
+def test_hostile_responses_are_technical_errors_with_a_readable_reason(sim, kind):
+    sim.faults(hostile=kind)
+    with pytest.raises(ConnectorError) as info:
+        call("erp.get_credit_status", customer_number="10001")
+    message = str(info.value)
+    assert message and "passwd" not in message and "root:" not in message
+    assert "aaaaaaaaaa" * 10 not in message
+    assert messages()[-1].outcome == "technical_error"
