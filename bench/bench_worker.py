@@ -1,0 +1,116 @@
+"""Service-task throughput of one worker: each task a real zeep call to the ERP simulator.
+
+N instances of a one-service-task process (``erp.get_credit_status``) are started, then one
+in-process worker (``run_due_jobs``) works the queue; the ERP simulator is served over loopback
+HTTP by a threaded werkzeug server. Prints tasks/s (target ≥ 150 on SQLite) and, as the
+baseline measured in the same run, the same queue with an internal no-op operation.
+
+    .venv/bin/python bench/bench_worker.py        (BENCH_WORKER_N, default 300)
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common as c
+import requests
+
+MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+<bpmn:process id="PID" isExecutable="true">
+  <bpmn:startEvent id="s"/>
+  <bpmn:serviceTask id="call"><bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="OP" resultVariable="result"><spiffworkflow:parameters>
+      PARAMS</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>
+  </bpmn:extensionElements></bpmn:serviceTask>
+  <bpmn:endEvent id="e"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
+</bpmn:process></bpmn:definitions>"""
+ERP_PARAM = '<spiffworkflow:parameter id="customer_number" type="str" value="\'0000010001\'"/>'
+
+
+def _model(pid: str, op: str, params: str) -> bytes:
+    return MODEL.replace("PID", pid).replace("OP", op).replace("PARAMS", params).encode()
+
+
+SIMULATOR = """
+import sys
+from werkzeug.serving import run_simple
+from connectors.erp.simulator import create_simulator
+run_simple("127.0.0.1", int(sys.argv[1]), create_simulator({"database": sys.argv[2]}),
+           threaded=True)
+"""
+
+
+def _start_simulator(tmp: Path) -> tuple[str, subprocess.Popen]:
+    """The simulator in its own process, as `flask erp-sim` runs it (no shared GIL)."""
+    from connectors.erp.simulator import SOAP_PATH
+
+    port = c.free_port()
+    proc = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(port), str(tmp / "sim.db")],
+                            cwd=c.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(base + "/sap/bc/srt/wsdl", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return base + SOAP_PATH, proc
+
+
+def _queue_and_drain(app, pid: str, n: int) -> float:
+    from app.core.models import User
+    from app.extensions import db
+    from app.jobs.services import run_due_jobs
+    from app.tasks.services import start_instance
+
+    with app.app_context():
+        admin = User.by_username("admin")
+        for _ in range(n):
+            start_instance(pid, admin, None)
+        db.session.commit()
+        t0 = time.perf_counter()
+        done = run_due_jobs("bench", limit=n + 10)
+        elapsed = time.perf_counter() - t0
+        assert done == n, done
+    return elapsed
+
+
+def run(app, n: int) -> None:
+    from app.engine.services import deploy_files
+    from app.extensions import db
+
+    url, simulator = _start_simulator(Path(app.instance_path))
+    app.config["ERP_URL"] = url
+    with app.app_context():
+        deploy_files({"erp.bpmn": _model("erp_bench", "erp.get_credit_status", ERP_PARAM),
+                      "noop.bpmn": _model("noop_bench", "platform.echo", "")}, "bench")
+        db.session.commit()
+    _queue_and_drain(app, "erp_bench", 20)  # warm up zeep, the simulator and the caches
+    noop = _queue_and_drain(app, "noop_bench", n)
+    erp = _queue_and_drain(app, "erp_bench", n)
+    simulator.terminate()
+    simulator.wait(timeout=10)
+    rows = [["no-op operation (baseline)", c.fmt(n / noop, 0), c.fmt(noop * 1000 / n)],
+            ["erp.get_credit_status (zeep → simulator)", c.fmt(n / erp, 0),
+             c.fmt(erp * 1000 / n)]]
+    c.print_table(["one worker, SQLite", "tasks/s", "ms/task"], rows,
+                  title=f"Service-task throughput ({n} tasks each)")
+    verdict = "meets" if n / erp >= 150 else "misses"
+    print(f"target ≥ 150 tasks/s: {n / erp:.0f} tasks/s ({verdict}); "
+          f"ERP task / no-op task = {erp / noop:.2f}×")
+
+
+def main() -> None:
+    n = c.env_int("BENCH_WORKER_N", 300)
+    c.header(f"Worker throughput — {n} service tasks, real SOAP calls over loopback")
+    c.with_service_app(run, n)
+
+
+if __name__ == "__main__":
+    main()
