@@ -21,6 +21,7 @@ BENCHES = [
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
+    ("promotions", "bench_promotions.py", "Promotion engine: 200 lines x 50 promotions"),
 ]
 
 
