@@ -86,6 +86,8 @@ def _register_blueprints(app: Flask) -> None:
 
     from app.admin.views import bp as admin_views
     from app.audit.api import blp as audit_api
+    from app.catalog.api import blp as catalog_api
+    from app.catalog.views import bp as catalog_views
     from app.core.api import blp as core_api
     from app.core.views import bp as core_views
     from app.dealers.api import blp as dealers_api
@@ -100,11 +102,11 @@ def _register_blueprints(app: Flask) -> None:
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
-                erp_api):
+                erp_api, catalog_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views
-    for bp in (core_views, tasks_views, dealers_views, admin_views, files_views):
+    for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views):
         app.register_blueprint(bp)
     from app.core import web
 

@@ -1,6 +1,13 @@
 """Import every model so Alembic autogenerate and create_all see the whole schema."""
 
 from app.audit.models import AuditEvent  # noqa: F401
+from app.catalog.models import (  # noqa: F401
+    DealerSalesArea,
+    Product,
+    ProductCategory,
+    ProductPrice,
+    ProductSalesArea,
+)
 from app.core.models import ApiToken, Region, User  # noqa: F401
 from app.dealers.models import Dealer, DealerAddress, DealerBankAccount, DealerLifecycle  # noqa: F401
 from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401

@@ -1,0 +1,1 @@
+"""Catalogue: categories, products, sales areas and price lists (ERP data + staff upkeep)."""

@@ -1,0 +1,72 @@
+"""Catalogue API: products a caller may see (dealers at their own prices), categories, upkeep."""
+
+from flask_babel import get_locale
+from flask_smorest import Blueprint
+
+from app.catalog import schemas, services
+from app.core.auth import api_user, require_api
+
+blp = Blueprint("catalog_api", __name__, description="Product catalogue")
+
+
+def _locale() -> str:
+    return str(get_locale() or "zh_CN")
+
+
+@blp.route("/catalog/products", methods=["GET"])
+@blp.arguments(schemas.ProductQuery, location="query")
+@blp.response(200, schemas.ProductPageSchema)
+@require_api()
+def list_products(query):
+    """Products filtered by category (with its sub-categories) and text; one page."""
+    page = services.search_products(
+        api_user(),
+        category_id=query["category"],
+        q=query["q"],
+        page=query["page"],
+        per_page=query["per_page"],
+        locale=_locale(),
+    )
+    return {
+        "items": page.items,
+        "total": page.total,
+        "page": page.page,
+        "pages": page.pages,
+        "per_page": page.per_page,
+    }
+
+
+@blp.route("/catalog/products/<int:product_id>", methods=["GET"])
+@blp.response(200, schemas.ProductSchema)
+@require_api()
+def get_product(product_id):
+    """One product (404 when a dealer may not see it)."""
+    user = api_user()
+    product = services.get_product_for(product_id, user)
+    price = (
+        services.prices_for_dealer(user.dealer_id, [product.id]).get(product.id)
+        if services.is_dealer_user(user)
+        else None
+    )
+    return services.product_row(product, price, _locale())
+
+
+@blp.route("/catalog/products/<int:product_id>", methods=["PATCH"])
+@blp.arguments(schemas.ProductUpdateSchema)
+@blp.response(200, schemas.ProductSchema)
+@require_api(*services.EDIT_ROLES)
+def update_product(data, product_id):
+    """Operations staff: shelf status, category, names, image and description."""
+    user = api_user()
+    product = services.update_product(services.get_product_for(product_id, user), data, user.username)
+    return services.product_row(product, None, _locale())
+
+
+@blp.route("/catalog/categories", methods=["GET"])
+@blp.response(200, schemas.CategorySchema(many=True))
+@require_api()
+def list_categories():
+    """The category tree."""
+    user = api_user()
+    services.check_can_view(user)
+    return services.category_tree(_locale())

@@ -1,0 +1,59 @@
+"""Catalogue API schemas."""
+
+from marshmallow import Schema, fields, validate
+
+
+class ProductQuery(Schema):
+    category = fields.Integer(
+        load_default=None, metadata={"description": "Category id (includes sub-categories)"}
+    )
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=48, validate=validate.Range(min=1, max=200))
+
+
+class ProductSchema(Schema):
+    id = fields.Integer()
+    material_number = fields.String()
+    name = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    category_id = fields.Integer(allow_none=True)
+    sales_unit = fields.String()
+    order_multiple = fields.Integer()
+    on_shelf = fields.Boolean()
+    image_file_id = fields.Integer(allow_none=True)
+    description = fields.String(allow_none=True)
+    price = fields.Decimal(
+        as_string=True, allow_none=True, metadata={"description": "The caller's own price (dealers only)"}
+    )
+    currency = fields.String(allow_none=True)
+    sales_org = fields.String(allow_none=True)
+    distr_chan = fields.String(allow_none=True)
+    division = fields.String(allow_none=True)
+
+
+class ProductPageSchema(Schema):
+    items = fields.List(fields.Nested(ProductSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    pages = fields.Integer()
+    per_page = fields.Integer()
+
+
+class CategorySchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    level = fields.Integer()
+    children = fields.List(fields.Nested(lambda: CategorySchema()))
+
+
+class ProductUpdateSchema(Schema):
+    on_shelf = fields.Boolean()
+    category_id = fields.Integer()
+    name_zh = fields.String(validate=validate.Length(min=1, max=120))
+    name_en = fields.String(validate=validate.Length(min=1, max=120))
+    description = fields.String(allow_none=True, validate=validate.Length(max=4000))
+    image_file_id = fields.Integer(allow_none=True)
+    order_multiple = fields.Integer(validate=validate.Range(min=1, max=10000))

@@ -1,0 +1,365 @@
+"""Catalogue services: what a caller may see, at which price, and the ERP master-data upserts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, false, func, or_, select
+
+from app.audit.services import record
+from app.catalog.models import DealerSalesArea, Product, ProductCategory, ProductPrice, ProductSalesArea
+from app.core.errors import Forbidden, NotFound, ValidationFailed
+from app.core.models import utcnow
+from app.extensions import db
+
+EDIT_ROLES = ("admin", "customer_service")
+STAFF_ROLES = (
+    "admin",
+    "customer_service",
+    "finance",
+    "sales_director",
+    "regional_manager",
+    "store_ops",
+    "analyst",
+)
+PAGE_SIZE = 48
+
+
+@dataclass(frozen=True)
+class DealerPrice:
+    amount: Decimal
+    currency: str
+    sales_org: str
+    distr_chan: str
+    division: str
+    price_list: str | None
+
+
+@dataclass
+class ProductPage:
+    items: list[dict]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def is_dealer_user(user) -> bool:
+    return user.has_role("dealer") and user.dealer_id is not None
+
+
+def check_can_view(user) -> None:
+    if not (is_dealer_user(user) or user.has_role(*STAFF_ROLES)):
+        raise Forbidden("Your role may not open the catalogue")
+
+
+def dealer_areas(dealer_id: int) -> list[DealerSalesArea]:
+    return list(
+        db.session.scalars(
+            select(DealerSalesArea).where(DealerSalesArea.dealer_id == dealer_id).order_by(DealerSalesArea.id)
+        )
+    )
+
+
+def _area_match(areas):
+    return or_(
+        *(
+            and_(
+                ProductSalesArea.sales_org == a.sales_org,
+                ProductSalesArea.distr_chan == a.distr_chan,
+                ProductSalesArea.division == a.division,
+            )
+            for a in areas
+        )
+    )
+
+
+def _filters(user, category_id: int | None, q: str | None) -> list:
+    """WHERE clauses for what ``user`` may see, narrowed by category and text."""
+    clauses = []
+    if is_dealer_user(user):
+        areas = dealer_areas(user.dealer_id)
+        if not areas:
+            return [false()]
+        in_areas = select(ProductSalesArea.product_id).where(_area_match(areas))
+        clauses += [Product.on_shelf.is_(True), Product.id.in_(in_areas)]
+    if category_id is not None:
+        path = db.session.scalar(select(ProductCategory.path).where(ProductCategory.id == category_id))
+        if path is None:
+            raise ValidationFailed({"category": ["Unknown category"]})
+        # Paths are "/1/4/9/": every path under "/1/" sorts in ["/1/", "/10"), an index range.
+        clauses += [Product.category_path >= path, Product.category_path < path[:-1] + "0"]
+    if q:
+        clauses.append(Product.search_text.contains(q.strip().lower(), autoescape=True))
+    return clauses
+
+
+def search_products(
+    user,
+    category_id: int | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    locale: str = "zh_CN",
+) -> ProductPage:
+    """One page of the products ``user`` may see; dealers get their own prices, nobody else's."""
+    check_can_view(user)
+    clauses = _filters(user, category_id, q)
+    total = db.session.scalar(select(func.count(Product.id)).where(*clauses))
+    page = max(1, page)
+    rows = list(
+        db.session.scalars(
+            select(Product)
+            .where(*clauses)
+            .order_by(Product.category_path, Product.material_number)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    prices = prices_for_dealer(user.dealer_id, [p.id for p in rows]) if is_dealer_user(user) else {}
+    return ProductPage([product_row(p, prices.get(p.id), locale) for p in rows], total or 0, page, per_page)
+
+
+def product_row(product: Product, price: DealerPrice | None, locale: str) -> dict:
+    return {
+        "id": product.id,
+        "material_number": product.material_number,
+        "name": product.label(locale),
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "category_id": product.category_id,
+        "sales_unit": product.sales_unit,
+        "order_multiple": product.order_multiple,
+        "on_shelf": product.on_shelf,
+        "image_file_id": product.image_file_id,
+        "description": product.description,
+        "price": price.amount if price else None,
+        "currency": price.currency if price else None,
+        "sales_org": price.sales_org if price else None,
+        "distr_chan": price.distr_chan if price else None,
+        "division": price.division if price else None,
+    }
+
+
+def get_product_for(product_id: int, user) -> Product:
+    """A product the caller may see (a dealer: on shelf and in its sales areas, else 404)."""
+    check_can_view(user)
+    product = db.session.scalar(select(Product).where(Product.id == product_id, *_filters(user, None, None)))
+    if product is None:
+        raise NotFound(f"Product {product_id} not found")
+    return product
+
+
+def prices_for_dealer(
+    dealer_id: int, product_ids: list[int], on: date | None = None
+) -> dict[int, DealerPrice]:
+    """The dealer's current price per product: its own price list first, else the area's base."""
+    if not product_ids:
+        return {}
+    on = on or date.today()
+    areas = dealer_areas(dealer_id)
+    if not areas:
+        return {}
+    area_rows = {
+        row.product_id: row
+        for row in db.session.scalars(
+            select(ProductSalesArea)
+            .where(ProductSalesArea.product_id.in_(product_ids), _area_match(areas))
+            .order_by(ProductSalesArea.id.desc())
+        )
+    }
+    lists = {(a.sales_org, a.distr_chan, a.division): a.price_list for a in areas}
+    candidates = db.session.scalars(
+        select(ProductPrice)
+        .where(
+            ProductPrice.product_id.in_(list(area_rows)),
+            ProductPrice.valid_from <= on,
+            ProductPrice.valid_to >= on,
+        )
+        .order_by(ProductPrice.valid_from)
+    ).all()
+    best: dict[int, tuple[int, DealerPrice]] = {}
+    for price in candidates:
+        area = area_rows[price.product_id]
+        if (price.sales_org, price.distr_chan) != (area.sales_org, area.distr_chan):
+            continue
+        own_list = lists[(area.sales_org, area.distr_chan, area.division)]
+        if price.price_list not in (None, own_list):
+            continue
+        rank = 1 if price.price_list == own_list else 0
+        current = best.get(price.product_id)
+        if current is None or rank >= current[0]:
+            best[price.product_id] = (
+                rank,
+                DealerPrice(
+                    price.amount,
+                    price.currency,
+                    area.sales_org,
+                    area.distr_chan,
+                    area.division,
+                    price.price_list,
+                ),
+            )
+    return {pid: found for pid, (_, found) in best.items()}
+
+
+def category_tree(locale: str = "zh_CN") -> list[dict]:
+    """Every category as nested dicts (children sorted), for menus and the API."""
+    rows = db.session.scalars(
+        select(ProductCategory).order_by(
+            ProductCategory.level, ProductCategory.sort_order, ProductCategory.code
+        )
+    ).all()
+    nodes = {
+        c.id: {"id": c.id, "code": c.code, "name": c.label(locale), "level": c.level, "children": []}
+        for c in rows
+    }
+    roots = []
+    for c in rows:
+        (nodes[c.parent_id]["children"] if c.parent_id in nodes else roots).append(nodes[c.id])
+    return roots
+
+
+def ensure_category_path(levels: list[tuple[str, str, str]]) -> ProductCategory | None:
+    """Create (or find) each level of ``[(code, name_zh, name_en), …]`` from the root down."""
+    parent = None
+    for code, name_zh, name_en in levels:
+        category = db.session.scalar(select(ProductCategory).where(ProductCategory.code == code))
+        if category is None:
+            category = ProductCategory(
+                code=code,
+                name_zh=name_zh,
+                name_en=name_en,
+                parent_id=parent.id if parent else None,
+                level=(parent.level + 1) if parent else 1,
+            )
+            db.session.add(category)
+            db.session.flush()
+            category.path = f"{parent.path if parent else '/'}{category.id}/"
+        parent = category
+    return parent
+
+
+def _search_text(product: Product) -> str:
+    parts = [product.material_number, product.name_zh, product.name_en, product.barcode or ""]
+    return " ".join(parts).lower()[:300]
+
+
+def update_product(product: Product, data: dict, actor: str) -> Product:
+    """Operations staff complete a product: shelf status, category, names, image, text."""
+    before = {key: _plain(getattr(product, key)) for key in data}
+    if "category_id" in data:
+        category = db.session.get(ProductCategory, data["category_id"])
+        if category is None:
+            raise ValidationFailed({"category_id": ["Unknown category"]})
+        product.category_path, product.category_source = category.path, "platform"
+    for key, value in data.items():
+        setattr(product, key, value)
+    product.search_text = _search_text(product)
+    db.session.flush()
+    record(
+        actor,
+        "product.updated",
+        target_type="product",
+        target_id=product.id,
+        details={"before": before, "after": {key: _plain(value) for key, value in data.items()}},
+    )
+    return product
+
+
+def _plain(value):
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def upsert_materials(rows: list[dict], actor: str = "erp-sync") -> dict:
+    """Write ERP materials into the catalogue, keeping what operations staff completed.
+
+    Each row: material, name_zh, name_en, hierarchy [(code, zh, en), …], sales_areas
+    [(org, channel, division), …], plus optional sales_unit, order_multiple, product_type,
+    plant, barcode. New products start off the shelf.
+    """
+    counts = {"created": 0, "updated": 0}
+    existing = {
+        p.material_number: p
+        for p in db.session.scalars(
+            select(Product).where(Product.material_number.in_([r["material"] for r in rows]))
+        )
+    }
+    for row in rows:
+        product = existing.get(row["material"])
+        if product is None:
+            product = Product(material_number=row["material"], on_shelf=False)
+            db.session.add(product)
+            counts["created"] += 1
+        else:
+            counts["updated"] += 1
+        _apply_material(product, row)
+    db.session.flush()
+    record(actor, "catalog.materials_synced", target_type="catalog", details=counts)
+    return counts
+
+
+def _apply_material(product: Product, row: dict) -> None:
+    product.name_zh, product.name_en = row["name_zh"], row.get("name_en") or row["name_zh"]
+    for key in ("sales_unit", "order_multiple", "product_type", "plant", "barcode"):
+        if row.get(key) is not None:
+            setattr(product, key, row[key])
+    if product.category_source != "platform" and row.get("hierarchy"):
+        category = ensure_category_path(row["hierarchy"])
+        product.category_id, product.category_path = category.id, category.path
+    product.search_text = _search_text(product)
+    product.erp_synced_at = utcnow()
+    db.session.flush()
+    have = {
+        (a.sales_org, a.distr_chan, a.division)
+        for a in db.session.scalars(select(ProductSalesArea).where(ProductSalesArea.product_id == product.id))
+    }
+    for area in row.get("sales_areas") or []:
+        if tuple(area) not in have:
+            db.session.add(
+                ProductSalesArea(
+                    product_id=product.id, sales_org=area[0], distr_chan=area[1], division=area[2]
+                )
+            )
+
+
+def upsert_prices(rows: list[dict], actor: str = "erp-sync") -> dict:
+    """Write PR00 condition records: one row per material, area, price list and validity start."""
+    products = {
+        p.material_number: p.id
+        for p in db.session.scalars(
+            select(Product).where(Product.material_number.in_({r["material"] for r in rows}))
+        )
+    }
+    counts = {"created": 0, "updated": 0, "unknown_material": 0}
+    for row in rows:
+        product_id = products.get(row["material"])
+        if product_id is None:
+            counts["unknown_material"] += 1
+            continue
+        key = dict(
+            product_id=product_id,
+            sales_org=row["sales_org"],
+            distr_chan=row["distr_chan"],
+            price_list=row.get("price_list"),
+            valid_from=row["valid_from"],
+        )
+        price = db.session.scalar(select(ProductPrice).filter_by(**key))
+        if price is None:
+            price = ProductPrice(**key)
+            db.session.add(price)
+            counts["created"] += 1
+        else:
+            counts["updated"] += 1
+        price.amount, price.currency = row["amount"], row.get("currency", "CNY")
+        price.valid_to = row.get("valid_to") or date(9999, 12, 31)
+        price.source = row.get("source", "erp")
+    db.session.flush()
+    record(actor, "catalog.prices_synced", target_type="catalog", details=counts)
+    return counts
