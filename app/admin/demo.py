@@ -24,6 +24,7 @@ DEMO_USERS = [
     ("storeops", "门店运营", ["store_ops"], None),
     ("inspector", "巡店员", ["inspector"], "east"),
     ("applicant", "准入申请人", ["applicant"], "east"),
+    ("marketing", "市场专员", ["marketing"], None),
 ]
 
 # (code, name, USCC without its check character, region, user, ERP customer number as

@@ -80,6 +80,11 @@ def _area_match(areas):
     )
 
 
+def visibility_filters(user) -> list:
+    """WHERE clauses on Product for what ``user`` may see at all (dealers: on shelf, own areas)."""
+    return _filters(user, None, None)
+
+
 def _filters(user, category_id: int | None, q: str | None) -> list:
     """WHERE clauses for what ``user`` may see, narrowed by category and text."""
     clauses = []

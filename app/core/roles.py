@@ -9,6 +9,7 @@ ROLES: dict[str, dict] = {
     "customer_service": {"zh": "客服", "en": "Customer service"},
     "store_ops": {"zh": "门店运营", "en": "Store operations"},
     "inspector": {"zh": "巡店员", "en": "Inspector"},
+    "marketing": {"zh": "市场部", "en": "Marketing"},
     "dealer": {"zh": "经销商", "en": "Dealer"},
     "applicant": {"zh": "申请人", "en": "Applicant"},
 }

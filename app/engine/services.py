@@ -10,7 +10,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.core import sql
-from app.core.errors import Conflict, DeployError, NotFound, WorkflowError
+from app.core.errors import Conflict, DeployError, Forbidden, NotFound, WorkflowError
 from app.core.models import User, utcnow
 from app.engine import runtime
 from app.engine.models import ProcessInstance, ProcessVersion
@@ -276,3 +276,29 @@ def deliver_message(name: str, payload: dict, actor: User, *, business_key: str 
            instance_id=instance.id, process_key=instance.process_key,
            details={"message": name, "payload": payload})
     return instance.id
+
+
+def start_with_data(process_key: str, user: User, data: dict, *, title: str = "",
+                    business_key: str | None = None, subject=None,
+                    region: str | None = None) -> ProcessInstance:
+    """Start the latest version of ``process_key`` for a platform object, its data seeded.
+
+    For processes a service starts on someone's behalf (a promotion sent for approval, an
+    order submitted): no initiator form, the object's data goes straight into the instance.
+    """
+    version = latest_version(process_key)
+    if not can_start(version, user):
+        raise Forbidden(f"You may not start '{process_key}'")
+    instance, workflow = create_instance(version, user, business_key=business_key,
+                                         title=title or version.name, region=region or user.region,
+                                         subject=subject)
+    runtime.seed_data(workflow, data)
+    run_engine(instance, workflow)
+
+    def on_written(inst: ProcessInstance) -> None:
+        record(user.username, "instance.started", target_type="instance", target_id=inst.id,
+               instance_id=inst.id, process_key=process_key,
+               details={"version": version.version, "business_key": business_key})
+
+    save(instance, workflow, user, on_written=on_written)
+    return instance

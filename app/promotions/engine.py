@@ -73,8 +73,11 @@ class PricedLine:
         """Every discount on this line, for the order record and ERP ORDER_CONDITIONS_IN."""
         rows = []
         if self.line_promotion is not None and self.list_amount > self.line_amount:
-            rows.append(Allocation(self.line_promotion.id, self.line_promotion.kind,
-                                   self.list_amount - self.line_amount))
+            rows.append(
+                Allocation(
+                    self.line_promotion.id, self.line_promotion.kind, self.list_amount - self.line_amount
+                )
+            )
         return rows + list(self.allocations)
 
 
@@ -116,8 +119,10 @@ class PricingResult:
 
 def price_cart(lines: list[CartLine], promotions: list[Promotion], ctx: DealerContext) -> PricingResult:
     """Apply every active, in-scope promotion to ``lines`` in the documented stage order."""
-    live = sorted((p for p in promotions if p.active_on(ctx.today) and p.scope.admits_dealer(ctx)),
-                  key=lambda p: (-p.priority, p.id))
+    live = sorted(
+        (p for p in promotions if p.active_on(ctx.today) and p.scope.admits_dealer(ctx)),
+        key=lambda p: (-p.priority, p.id),
+    )
     by_kind: dict[str, list[Promotion]] = {}
     for promo in live:
         by_kind.setdefault(promo.kind, []).append(promo)
@@ -187,8 +192,11 @@ class _Run:
         for i, (_, units), share in zip(idx, comps, shares, strict=True):
             self.remaining[i] -= units * sets
             ln = lines[i]
-            out.append(PricedLine(i, ln.product_id, units * sets, ln.unit_price, share,
-                                  ln.categories, line_promotion=promo))
+            out.append(
+                PricedLine(
+                    i, ln.product_id, units * sets, ln.unit_price, share, ln.categories, line_promotion=promo
+                )
+            )
         self._note(promo, money(list_total) - total)
         return out
 
@@ -211,8 +219,11 @@ class _Run:
                     best, best_amount, best_units = promo, amount, units
             if best is not None:
                 self._take(best, ln, qty, best_units, base - best_amount)
-            out.append(PricedLine(i, ln.product_id, qty, ln.unit_price, best_amount, ln.categories,
-                                  line_promotion=best))
+            out.append(
+                PricedLine(
+                    i, ln.product_id, qty, ln.unit_price, best_amount, ln.categories, line_promotion=best
+                )
+            )
         return out
 
     def _take(self, promo: Promotion, ln: CartLine, qty: int, units: int, discount: Decimal) -> None:
@@ -222,10 +233,14 @@ class _Run:
         key = (promo.id, ln.product_id)
         self.used[key] = self.used.get(key, 0) + units
         if units < qty:
-            self.warnings.append(PricingWarning(
-                "special_price_cap", promo.id,
-                f"{promo.name}: {units} of {qty} units at the special price "
-                f"(cap {promo.rule.cap_per_dealer} per dealer)"))
+            self.warnings.append(
+                PricingWarning(
+                    "special_price_cap",
+                    promo.id,
+                    f"{promo.name}: {units} of {qty} units at the special price "
+                    f"(cap {promo.rule.cap_per_dealer} per dealer)",
+                )
+            )
 
     def _line_amount(self, promo: Promotion, ln: CartLine, qty: int) -> tuple[Decimal, int]:
         rule = promo.rule
@@ -239,11 +254,14 @@ class _Run:
 
     # -- stage 2: 满减 ------------------------------------------------------------------
     def _eligible(self, priced: list[PricedLine], promo: Promotion, include_promoted: bool):
-        return [ln for ln in priced
-                if not ln.is_gift
-                and (include_promoted or ln.line_promotion is None)
-                and promo.scope.admits_line(ln)
-                and all(compatible(promo, other) for other in ln.promotions)]
+        return [
+            ln
+            for ln in priced
+            if not ln.is_gift
+            and (include_promoted or ln.line_promotion is None)
+            and promo.scope.admits_line(ln)
+            and all(compatible(promo, other) for other in ln.promotions)
+        ]
 
     def full_reduction(self, priced: list[PricedLine], promo: Promotion) -> None:
         rule = promo.rule
@@ -280,16 +298,19 @@ class _Run:
             granted = max(0, min(wanted, self.stock[rule.gift_product]))
             self.stock[rule.gift_product] -= granted
             if granted < wanted:
-                self.warnings.append(PricingWarning(
-                    "gift_stock_short", promo.id,
-                    f"{promo.name}: {granted} of {wanted} gift units left in stock"))
+                self.warnings.append(
+                    PricingWarning(
+                        "gift_stock_short",
+                        promo.id,
+                        f"{promo.name}: {granted} of {wanted} gift units left in stock",
+                    )
+                )
         if granted <= 0:
             return []
         self._note(promo, gift=granted)
         for ln in eligible:
             ln.order_promotions.append(promo)
-        return [PricedLine(None, rule.gift_product, granted, ZERO, ZERO, is_gift=True,
-                           line_promotion=promo)]
+        return [PricedLine(None, rule.gift_product, granted, ZERO, ZERO, is_gift=True, line_promotion=promo)]
 
     def _inclusive_gift(self, eligible, promo: Promotion, wanted: int) -> list[PricedLine]:
         free_left, total = wanted, ZERO

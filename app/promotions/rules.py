@@ -41,9 +41,11 @@ class Scope:
     channels: frozenset = frozenset()
 
     def admits_dealer(self, ctx: DealerContext) -> bool:
-        return ((not self.regions or ctx.region in self.regions)
-                and (not self.dealer_groups or ctx.dealer_group in self.dealer_groups)
-                and (not self.channels or ctx.channel in self.channels))
+        return (
+            (not self.regions or ctx.region in self.regions)
+            and (not self.dealer_groups or ctx.dealer_group in self.dealer_groups)
+            and (not self.channels or ctx.channel in self.channels)
+        )
 
     def admits_line(self, line: CartLine) -> bool:
         if line.product_id in self.exclude_products:
@@ -121,8 +123,9 @@ class Promotion:
     valid_to: date | None = None
 
     def active_on(self, day: date) -> bool:
-        return ((self.valid_from is None or self.valid_from <= day)
-                and (self.valid_to is None or day <= self.valid_to))
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 @dataclass(frozen=True)
