@@ -14,5 +14,6 @@ from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
 from app.jobs.models import Incident, Job  # noqa: F401
+from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder  # noqa: F401
 from app.promotions.models import GiftStock, Promotion, PromotionUsage  # noqa: F401
 from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401

@@ -103,6 +103,8 @@ class PricingResult:
     lines: list[PricedLine]
     applied: list[AppliedPromotion]
     warnings: list[PricingWarning]
+    # Units bought under capped special prices: (promotion id, product id) → units (this cart).
+    usage: dict = field(default_factory=dict)
 
     @property
     def list_total(self) -> Decimal:
@@ -133,7 +135,9 @@ def price_cart(lines: list[CartLine], promotions: list[Promotion], ctx: DealerCo
         run.full_reduction(priced, promo)
     for promo in by_kind.get(GIFT, []):
         priced += run.gift(priced, promo)
-    return PricingResult(priced, list(run.applied.values()), run.warnings)
+    usage = {key: units - ctx.used_quantities.get(key, 0) for key, units in run.used.items()
+             if units > ctx.used_quantities.get(key, 0)}
+    return PricingResult(priced, list(run.applied.values()), run.warnings, usage)
 
 
 def compatible(a: Promotion, b: Promotion) -> bool:

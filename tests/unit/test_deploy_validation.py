@@ -119,11 +119,12 @@ def test_condition_that_does_not_compile():
 
 def test_shipped_processes_pass_validation():
     processes = Path(__file__).resolve().parents[2] / "processes"
-    files = {p.name: p.read_bytes() for p in processes.glob("*.bpmn")}
+    files = {p.name: p.read_bytes() for p in [*processes.glob("*.bpmn"), *processes.glob("*.dmn")]}
     assert files
     from app.engine.services import check_files
 
-    assert "dealer_admission" in check_files(files).process_ids()
+    assert {"dealer_admission", "order_approval", "credit_check", "promotion_approval"} <= set(
+        check_files(files).process_ids())
 
 
 def test_miwg_reference_models_are_deployed_or_rejected_readably():
