@@ -2,6 +2,7 @@
 
 import hashlib
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -115,8 +116,84 @@ def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
     return min(times) if times else None
 
 
+_clock_lock = threading.RLock()
+
+
+@contextmanager
+def engine_clock(now: datetime | None):
+    """Make the engine's timer code see ``now`` (naive UTC) instead of the wall clock.
+
+    SpiffWorkflow reads ``datetime.now`` inside its timer module; the worker passes the time
+    it works for, so tests (and catch-up runs) can fire timers at a chosen moment.
+    """
+    if now is None:
+        yield
+        return
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    aware = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+    class _At(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return aware.astimezone(tz) if tz is not None else aware.replace(tzinfo=None)
+
+    with _clock_lock:
+        saved = timer.datetime
+        timer.datetime = _At
+        try:
+            yield
+        finally:
+            timer.datetime = saved
+
+
+@dataclass
+class FiredTimer:
+    bpmn_id: str
+    interrupting: bool
+    attached_to: str | None  # BPMN id of the activity a boundary timer sits on
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> dict:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    return {t.id: t for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
+
+
+def fire_timers(workflow: BpmnWorkflow, now: datetime | None = None) -> list[FiredTimer]:
+    """Fire every due timer (as of ``now``), run the engine on, and say which fired."""
+    from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+
+    with engine_clock(now):
+        before = _waiting_timers(workflow)
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    fired = []
+    for task in before.values():
+        if task.state not in (TaskState.COMPLETED, TaskState.READY, TaskState.STARTED):
+            continue
+        spec = task.task_spec
+        boundary = isinstance(spec, BoundaryEvent)
+        siblings = task.parent.children if boundary and task.parent is not None else []
+        attached = next((c.task_spec.bpmn_id for c in siblings
+                         if not isinstance(c.task_spec, BoundaryEvent)), None)
+        fired.append(FiredTimer(spec.bpmn_id, bool(boundary and spec.cancel_activity),
+                                attached))
+    return fired
+
+
 def waiting_message_names(workflow: BpmnWorkflow) -> list[str]:
     return sorted({e.name for e in workflow.waiting_events() if "Message" in str(e.event_type)})
+
+
+def correlation_values(workflow: BpmnWorkflow) -> dict:
+    """Values a message may be correlated on: BPMN correlation properties, then process data."""
+    values = dict(workflow_data(workflow))
+    for props in (workflow.correlations or {}).values():
+        if isinstance(props, dict):
+            values.update(props)
+    return values
 
 
 def send_message(workflow: BpmnWorkflow, name: str, payload: dict, correlations: dict) -> bool:
