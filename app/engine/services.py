@@ -195,6 +195,10 @@ def _write(instance: ProcessInstance) -> None:
         set_committed_value(instance, name, value)
 
 
+# Called as hook(instance) in the saving transaction when an instance completes (notifications).
+completion_hooks: list = []
+
+
 def save(instance: ProcessInstance, workflow, actor: User | None, on_written=None) -> None:
     """Store the state, then project human tasks and jobs (``on_written`` runs in between)."""
     from app.jobs.services import sync_jobs
@@ -210,6 +214,8 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
         record(actor.username if actor else "system", "instance.completed",
                target_type="instance", target_id=instance.id, instance_id=instance.id,
                process_key=instance.process_key, details={"outcome": instance.outcome})
+        for hook in completion_hooks:
+            hook(instance)
 
 
 def create_instance(version: ProcessVersion, user: User, *, business_key=None, title="",

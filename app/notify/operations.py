@@ -12,6 +12,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 
 from app.core.models import User
+from app.engine.services import completion_hooks
 from app.extensions import db
 from app.notify import services
 from connectors.registry import CallContext, registry
@@ -95,3 +96,7 @@ def esign_send_contract(params: dict, ctx: CallContext) -> dict:
     msg = services.queue_message("esign", params["signer"], dict(params),
                                  instance_id=ctx.instance_id, actor="worker")
     return {"outbox_id": msg.id, "contract_id": params["contract_id"]}
+
+
+if services.notify_outcome not in completion_hooks:
+    completion_hooks.append(services.notify_outcome)

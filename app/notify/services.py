@@ -143,6 +143,24 @@ def mark_all_read(user) -> int:
     return done.rowcount
 
 
+_OUTCOMES = {"approved": "已通过 approved", "rejected": "已拒绝 rejected",
+             "cancelled": "已撤销 cancelled"}
+
+
+def notify_outcome(instance) -> None:
+    """Tell whoever started an instance how it ended (a completion hook of the engine)."""
+    if instance.started_by_id is None:
+        return
+    starter = db.session.get(User, instance.started_by_id)
+    if starter is None:
+        return
+    outcome = _OUTCOMES.get(instance.outcome or "", f"已完成 {instance.outcome or 'completed'}")
+    title = f"{instance.title or instance.process_key}: {outcome}"
+    notify([starter], f"instance.{instance.outcome or 'completed'}", title,
+           instance.outcome_reason or "", link=f"/instances/{instance.id}",
+           instance_id=instance.id)
+
+
 # --- outbox -------------------------------------------------------------------------------
 
 def queue_message(channel: str, recipient: str, payload: dict, instance_id: int | None = None,
