@@ -24,8 +24,8 @@ otherwise the outbox itself is the destination (the embedded default, visible to
 Admin → Outbox and ``GET /api/v1/outbox``). Failed sends retry with exponential backoff
 (``JOB_BACKOFF_SECONDS``) and end as ``failed`` after ``JOB_MAX_ATTEMPTS``. The embedded
 e-signature service signs ``ESIGN_SIGN_DELAY_SECONDS`` after sending and delivers message
-``esign_signed`` (payload ``{"signature": {...}}``) to the instance whose ``contract_id``
-matches.
+``esign_signed`` (payload ``{contract_id, signer, signed_at, envelope_id}``, stored in the
+catch event's ``messageVariable``) to the instance whose ``contract_id`` matches.
 
 BPMN service tasks reach the same code through the registry operations in
 ``app.notify.operations`` (``notify.remind_task``, ``notify.users``, ``sms.send``,

@@ -307,7 +307,7 @@ def sign_embedded_contracts(now=None, limit: int = 50) -> int:
         result = {"contract_id": contract_id, "signer": msg.recipient,
                   "signed_at": now.isoformat(), "envelope_id": msg.external_id}
         try:
-            deliver_message("esign_signed", {"signature": result}, None,
+            deliver_message("esign_signed", result, None,
                             correlation={"contract_id": contract_id})
         except AppError as exc:
             db.session.rollback()
