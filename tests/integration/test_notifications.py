@@ -4,8 +4,8 @@ import pytest
 
 from app.core.models import User
 from app.extensions import db
-from app.notify.models import Notification, OutboxMessage
 from app.jobs.services import run_due_jobs
+from app.notify.models import Notification, OutboxMessage
 from app.notify.services import notify, notify_task_candidates, task_candidates
 from app.tasks.models import HumanTask
 
