@@ -1,16 +1,20 @@
 """Fire due BPMN timers: instances whose ``next_timer_at`` has passed."""
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.core.errors import Conflict
 from app.core.models import utcnow
 from app.engine import runtime
-from app.engine.models import ProcessInstance
-from app.engine.services import _engine_error, load_workflow_of, save
+from app.engine.models import ProcessInstance, ProcessVersion, TimerStartSlot
+from app.engine.services import _engine_error, compiled_for, latest_versions, load_workflow_of, save
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def _record_fired(instance: ProcessInstance, fired: list) -> None:
@@ -53,4 +57,70 @@ def fire_due_timers(worker_id: str, limit: int = 100, now: datetime | None = Non
             fired += 1
         except Conflict:
             db.session.rollback()
-    return fired
+    return fired + start_timer_processes(now)
+
+
+def _due_starts(now: datetime) -> list:
+    """(version, timer start event, slot) for every deployed timer start whose slot is due."""
+
+    due = []
+    for version in latest_versions():
+        events = runtime.timer_start_events(compiled_for(version.id).spec)
+        for event in events:
+            try:
+                slot = runtime.timer_slot(event, version.created_at, now)
+            except (ValueError, TypeError) as exc:
+                log.warning("timer start %s of %s: %s", event.bpmn_id, version.process_key, exc)
+                continue
+            if slot is None:
+                continue
+            used = db.session.scalar(select(TimerStartSlot.id).where(
+                TimerStartSlot.process_key == version.process_key, TimerStartSlot.slot == slot))
+            if used is None:
+                due.append((version.id, event.bpmn_id, slot))
+    db.session.rollback()
+    return due
+
+
+def start_timer_processes(now: datetime | None = None) -> int:
+    """Start an instance of each process whose timer start event has a new slot due.
+
+    Only the latest due slot is started (no backfill of slots missed while no worker ran). A
+    unique (process key, slot) row makes it once per slot, whatever the number of workers.
+    """
+
+    now = now or utcnow()
+    started = 0
+    for version_id, bpmn_id, slot in _due_starts(now):
+        version = db.session.get(ProcessVersion, version_id)
+        try:
+            db.session.add(TimerStartSlot(process_key=version.process_key, slot=slot))
+            db.session.flush()  # a second worker stops here (unique key), before any work
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        workflow = runtime.new_workflow(compiled_for(version.id))
+        instance = ProcessInstance(process_version_id=version.id, process_key=version.process_key,
+                            status="running", title=version.name, state="{}", lock_version=1)
+        runtime.seed_data(workflow, {"initiator": None, "timer_slot": slot.isoformat()})
+        try:
+            with runtime.engine_clock(now):
+                workflow.do_engine_steps()
+                runtime.fire_start_timer(workflow, bpmn_id)
+                workflow.do_engine_steps()
+        except Exception as exc:  # noqa: BLE001 - a failing model is logged, the slot kept
+            log.warning("timer start of %s failed: %s", version.process_key, exc)
+            db.session.commit()  # the slot stays used: no retry storm every poll
+            continue
+
+        def on_written(inst, _slot=slot, _event=bpmn_id, _version=version.version):
+            db.session.query(TimerStartSlot).filter_by(
+                process_key=inst.process_key, slot=_slot).update({"instance_id": inst.id})
+            record("system", "instance.started", target_type="instance", target_id=inst.id,
+                   instance_id=inst.id, process_key=inst.process_key,
+                   details={"version": _version, "timer": _event, "slot": _slot.isoformat()})
+
+        save(instance, workflow, None, on_written=on_written)
+        db.session.commit()
+        started += 1
+    return started

@@ -1,8 +1,8 @@
-"""In-app notifications, the outbox of outgoing messages, and timer-start slots."""
+"""In-app notifications and the outbox of outgoing messages."""
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model
@@ -40,12 +40,3 @@ class OutboxMessage(Model):
     callback_done_at: Mapped[datetime | None] = mapped_column(DateTime)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
 
-
-class TimerStartSlot(Model):
-    """A timer start event's slot already used: at most one instance per (process, slot)."""
-
-    __tablename__ = "timer_start_slot"
-    __table_args__ = (UniqueConstraint("process_key", "slot", name="uq_timer_start_slot"),)
-    process_key: Mapped[str] = mapped_column(String(100), nullable=False)
-    slot: Mapped[datetime] = mapped_column(DateTime, nullable=False)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
