@@ -183,6 +183,19 @@ def fire_timers(workflow: BpmnWorkflow, now: datetime | None = None) -> list[Fir
     return fired
 
 
+def prune_stale_events(workflow: BpmnWorkflow) -> None:
+    """Forget waiting events of tasks no longer in the tree.
+
+    ``reset_from_task_id`` drops the tasks after the reset point, but SpiffWorkflow keeps the
+    waiting ones (e.g. a boundary timer on a task being returned) in its event manager, and the
+    next engine step would fail on them.
+    """
+    manager = workflow.event_manager
+    for task_id, task in list(manager.tasks.items()):
+        if task.workflow.tasks.get(task_id) is not task:
+            manager.tasks.pop(task_id, None)
+
+
 def waiting_message_names(workflow: BpmnWorkflow) -> list[str]:
     return sorted({e.name for e in workflow.waiting_events() if "Message" in str(e.event_type)})
 

@@ -151,6 +151,7 @@ def _engine_error(instance: ProcessInstance, exc: Exception) -> WorkflowError:
 
 def run_engine(instance: ProcessInstance, workflow) -> None:
     try:
+        runtime.prune_stale_events(workflow)
         workflow.do_engine_steps()
     except Exception as exc:  # noqa: BLE001 - any script/engine failure is reported, not a 500
         raise _engine_error(instance, exc) from exc

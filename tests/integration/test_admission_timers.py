@@ -119,3 +119,27 @@ def test_manager_acting_in_time_cancels_both_timers(api, admission_data):
     assert instance.next_timer_at is None
     assert fire_due_timers("w1", now=started + timedelta(hours=100)) == 0
     assert _notes(mgr) == []
+
+
+def test_returned_and_resubmitted_review_gets_fresh_timers(api, admission_data):
+    started = utcnow()
+    instance_id = _start(api, admission_data)
+    applicant, mgr = api("applicant"), api("mgr_east")
+    [task] = mgr.get("/api/v1/tasks?scope=group").json
+    mgr.post(f"/api/v1/tasks/{task['id']}/claim")
+    r = mgr.post(f"/api/v1/tasks/{task['id']}/complete",
+                 json={"data": {"decision": "return", "comment": "请补充材料"}})
+    assert r.status_code == 200, r.json
+    assert db.session.get(ProcessInstance, instance_id).next_timer_at is None
+    assert fire_due_timers("w1", now=started + timedelta(hours=30)) == 0  # nothing waits now
+    [redo] = applicant.get("/api/v1/tasks?scope=mine").json
+    resubmitted = utcnow()
+    r = applicant.post(f"/api/v1/tasks/{redo['id']}/complete", json={"data": admission_data()})
+    assert r.status_code == 200, r.json
+    db.session.expire_all()
+    due = db.session.get(ProcessInstance, instance_id).next_timer_at
+    assert timedelta(hours=23, minutes=59) < due - resubmitted < timedelta(hours=24, minutes=1)
+    assert fire_due_timers("w1", now=resubmitted + timedelta(hours=25)) == 1
+    assert run_due_jobs("w1") == 1
+    db.session.remove()
+    assert len(_notes(mgr, "reminder")) == 1
