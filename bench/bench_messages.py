@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
-MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+MODEL = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
 <bpmn:message id="m1" name="contract_signed"><bpmn:extensionElements>
@@ -36,7 +36,7 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="wait"/>
   <bpmn:sequenceFlow id="f3" sourceRef="wait" targetRef="keep"/>
   <bpmn:sequenceFlow id="f4" sourceRef="keep" targetRef="e"/>
-</bpmn:process></bpmn:definitions>""".encode()
+</bpmn:process></bpmn:definitions>"""
 
 
 def run(app, waiting_sizes: list[int], n: int) -> None:

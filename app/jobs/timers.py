@@ -22,11 +22,14 @@ def _record_fired(instance: ProcessInstance, fired: list) -> None:
     from app.tasks.models import HumanTask
 
     for timer in fired:
-        details = {"timer": timer.bpmn_id, "attached_to": timer.attached_to}
+        details = {"timer": timer.bpmn_id, "attached_to": timer.attached_to,
+                   "interrupting": timer.interrupting}
+        task_id = None
         if timer.interrupting and timer.attached_to:
             task_id = db.session.scalar(select(HumanTask.id).where(
                 HumanTask.instance_id == instance.id, HumanTask.bpmn_id == timer.attached_to,
                 HumanTask.status == "cancelled").order_by(HumanTask.id.desc()).limit(1))
+        if task_id is not None:  # a user task taken away by its timer: an escalation
             record("system", "task.escalated", target_type="task", target_id=task_id,
                    instance_id=instance.id, task_id=task_id, process_key=instance.process_key,
                    details=details)

@@ -33,7 +33,7 @@ def notifications():
 def read(notification_id: int):
     n = services.mark_read(notification_id, current_user)
     target = request.form.get("next")
-    if target == "link" and n.link and n.link.startswith("/"):
+    if target == "link" and n.link and n.link.startswith("/") and not n.link.startswith("//"):
         return redirect(n.link)
     return redirect(url_for(".notifications"))
 

@@ -190,3 +190,17 @@ def test_embedded_esign_signs_after_the_delay_and_wakes_the_matching_instance(ap
     assert sorted(e["instance_id"] for e in events) == [first, second]
     assert db.session.query(OutboxMessage).filter(
         OutboxMessage.callback_done_at.is_(None)).count() == 0
+
+
+def test_contract_goes_to_the_esign_service_which_calls_back_itself(api, gateway):
+    msg = queue_message("esign", "applicant", {"contract_id": "C-5", "signer": "applicant",
+                                                "title": "经销协议"})
+    db.session.commit()
+    assert deliver_outbox() == 1
+    [req] = gateway.requests
+    assert req["path"] == "/contracts" and req["auth"] == "Bearer e-token"
+    assert req["json"]["contract_id"] == "C-5"
+    db.session.refresh(msg)
+    assert msg.status == "sent" and msg.external_id == "gw-1"
+    assert msg.callback_due_at is None  # the real service answers through /messages itself
+    assert sign_embedded_contracts(utcnow() + timedelta(days=1)) == 0
