@@ -1,8 +1,9 @@
 """Message delivery by correlation keys vs by business key (no HTTP, SQLite).
 
-``POST /api/v1/messages/{name}`` with ``correlation`` matches the keys against each waiting
-instance's data, so it loads the workflows of the instances waiting for that message; with a
-``business_key`` the database picks the instance. Both wake the same kind of instance (one
+``POST /api/v1/messages/{name}`` with ``correlation`` matches the keys against the data of the
+instances waiting for that message: the database first keeps those whose stored state contains
+the (ASCII) values, then their workflows are loaded to compare; with a ``business_key`` the
+database picks the instance by an index. Both wake the same kind of instance (one
 intermediate message catch event, then a script and the end). Measured with W instances
 waiting, interleaved, median of N deliveries each.
 

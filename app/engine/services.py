@@ -280,6 +280,14 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
     if instance_id:
         stmt = stmt.where(ProcessInstance.id == instance_id)
     stmt = stmt.order_by(ProcessInstance.id)
+    for value in (correlation or {}).values():
+        # A matching instance holds the value in its stored JSON state (ASCII-escaped, so only
+        # plain ASCII values are searched verbatim): let the database drop the others before
+        # any workflow is loaded (the match itself is decided below).
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) \
+                and all(ch.isascii() and ch.isprintable() and ch not in '"\\'
+                        for ch in str(value)):
+            stmt = stmt.where(ProcessInstance.state.contains(str(value), autoescape=True))
     if correlation:
         waiting = []
         for candidate in db.session.scalars(stmt):

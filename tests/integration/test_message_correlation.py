@@ -92,3 +92,20 @@ def test_an_integration_account_may_post_messages_other_roles_may_not(api):
     assert r.status_code == 200 and r.json["instance_id"] == instance_id
     [event] = api("admin").get("/api/v1/audit?action=message.delivered").json
     assert event["actor"] == "esign_service"
+
+
+def test_correlation_values_match_exactly_including_non_ascii_and_numbers(api):
+    deploy_files({"corr_wait.bpmn": CORR}, "test")
+    db.session.commit()
+    admin = api("admin")
+    c1 = _start(admin, contract_id="C-1", dealer="杭州西湖", seq=7)
+    c10 = _start(admin, contract_id="C-10", dealer="杭州", seq=70)
+    r = admin.post("/api/v1/messages/contract_signed",
+                   json={"payload": {"signer": "a"}, "correlation": {"contract_id": "C-1"}})
+    assert r.status_code == 200 and r.json["instance_id"] == c1
+    assert admin.post("/api/v1/messages/contract_signed",
+                      json={"payload": {"signer": "b"},
+                            "correlation": {"dealer": "杭州西湖"}}).status_code == 404
+    r = admin.post("/api/v1/messages/contract_signed",
+                   json={"payload": {"signer": "b"}, "correlation": {"dealer": "杭州", "seq": 70}})
+    assert r.status_code == 200 and r.json["instance_id"] == c10
