@@ -70,6 +70,24 @@ class Config:
     ERP_AUTH = "basic"
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
+    # Notifications and outbox (app/notify). SMS / WeCom / e-signature gateways: with no URL
+    # set, messages stay in the outbox (admin console) and the embedded e-signature service
+    # "signs" ESIGN_SIGN_DELAY_SECONDS after sending, then delivers message `esign_signed`.
+    SMS_URL = None
+    SMS_TOKEN = None
+    WECOM_URL = None
+    WECOM_TOKEN = None
+    ESIGN_URL = None
+    ESIGN_TOKEN = None
+    ESIGN_SIGN_DELAY_SECONDS = 5
+    NOTIFY_TIMEOUT_SECONDS = 5
+    # Dealer admission timers (ISO 8601 durations), put into each instance's data at start:
+    # remind the regional managers, then escalate the review to the sales director.
+    ADMISSION_REMIND_AFTER = "PT24H"
+    ADMISSION_ESCALATE_AFTER = "PT72H"
+    # Process data seeded at start from settings: {process key: {variable: setting name}}.
+    PROCESS_START_SETTINGS = {"dealer_admission": {
+        "remind_after": "ADMISSION_REMIND_AFTER", "escalate_after": "ADMISSION_ESCALATE_AFTER"}}
     TESTING = False
 
 

@@ -78,6 +78,7 @@ def create_app(config=None) -> Flask:
 def _register_connectors() -> None:
     import app.dealers.operations  # noqa: F401  (dealers.archive)
     import app.erp.operations  # noqa: F401  (the erp.* operations)
+    import app.notify.operations  # noqa: F401  (notify.*, sms.send, esign.send_contract)
     import app.orders.operations  # noqa: F401  (orders.*)
     import app.promotions.operations  # noqa: F401  (promotions.apply_decision)
     import connectors.builtin  # noqa: F401
@@ -98,6 +99,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.erp.api import blp as erp_api
     from app.files.api import blp as files_api
     from app.jobs.api import blp as jobs_api
+    from app.notify.api import blp as notify_api
+    from app.notify.views import bp as notify_views
     from app.orders.api import blp as orders_api
     from app.promotions.api import blp as promotions_api
     from app.tasks.api import blp as tasks_api
@@ -106,11 +109,12 @@ def _register_blueprints(app: Flask) -> None:
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
-                erp_api, catalog_api, promotions_api, orders_api):
+                erp_api, catalog_api, promotions_api, orders_api, notify_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views
-    for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views):
+    for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views,
+               notify_views):
         app.register_blueprint(bp)
     from app.core import web
 

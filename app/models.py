@@ -10,10 +10,11 @@ from app.catalog.models import (  # noqa: F401
 )
 from app.core.models import ApiToken, Region, User  # noqa: F401
 from app.dealers.models import Dealer, DealerAddress, DealerBankAccount, DealerLifecycle  # noqa: F401
-from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401
+from app.engine.models import ProcessInstance, ProcessVersion, TimerStartSlot  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
 from app.jobs.models import Incident, Job  # noqa: F401
+from app.notify.models import Notification, OutboxMessage  # noqa: F401
 from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder  # noqa: F401
 from app.promotions.models import GiftStock, Promotion, PromotionUsage  # noqa: F401
 from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401

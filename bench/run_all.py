@@ -22,6 +22,7 @@ BENCHES = [
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
     ("promotions", "bench_promotions.py", "Promotion engine: 200 lines x 50 promotions"),
+    ("messages", "bench_messages.py", "Message delivery: correlation keys vs business key"),
 ]
 
 

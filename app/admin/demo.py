@@ -27,6 +27,11 @@ DEMO_USERS = [
     ("marketing", "市场专员", ["marketing"], None),
 ]
 
+# Mobile numbers of demo users (SMS reminders land in the outbox with these).
+DEMO_PHONES = {"mgr_east": "13800000101", "mgr_south": "13800000102",
+               "finance": "13800000103", "director": "13800000104",
+               "applicant": "13800000109"}
+
 # (code, name, USCC without its check character, region, user, ERP customer number as
 # seeded in the ERP simulator)
 DEMO_DEALERS = [
@@ -78,7 +83,7 @@ def seed_demo() -> int:
         if User.by_username(username):
             continue
         user = User(username=username, display_name=display, region=region, dealer_id=dealer_id,
-                    password_hash=password)
+                    password_hash=password, phone=DEMO_PHONES.get(username))
         user.roles = roles
         db.session.add(user)
         created += 1

@@ -12,6 +12,8 @@ ROLES: dict[str, dict] = {
     "marketing": {"zh": "市场部", "en": "Marketing"},
     "dealer": {"zh": "经销商", "en": "Dealer"},
     "applicant": {"zh": "申请人", "en": "Applicant"},
+    # API users of external systems (e-signature, ERP callbacks): may post messages only.
+    "integration": {"zh": "系统集成", "en": "System integration"},
 }
 
 # Lanes that mean "the person who started the instance".

@@ -86,6 +86,9 @@ class MessageRequest(Schema):
     business_key = fields.String(load_default=None, allow_none=True)
     instance_id = fields.Integer(load_default=None, allow_none=True)
     correlations = fields.Dict(load_default=dict)
+    correlation = fields.Dict(keys=fields.String(), values=fields.Raw(), load_default=dict,
+                              metadata={"description": "keys the waiting instance's data must "
+                                        "match, e.g. {\"contract_id\": \"C-1\"}"})
 
 
 class MessageResult(Schema):
@@ -96,15 +99,17 @@ class MessageResult(Schema):
 @blp.route("/messages/<name>", methods=["POST"])
 @blp.arguments(MessageRequest)
 @blp.response(200, MessageResult)
-@require_api("admin")
+@require_api("admin", "integration")
 def deliver(body, name):
     """Deliver a message (e.g. an e-signature callback) to the instance waiting for it.
 
-    404 when no instance waits for it, 409 when several do and neither ``business_key`` nor
-    ``instance_id`` says which.
+    The instance is the one whose data matches every ``correlation`` key (and the
+    ``business_key`` / ``instance_id`` when given). 404 when no instance waits for it, 409 when
+    several do. Admins and the ``integration`` role (external systems' API users) may post.
     """
     delivered = services.deliver_message(name, body["payload"], api_user(),
                                    business_key=body["business_key"],
                                    instance_id=body["instance_id"],
-                                   correlations=body["correlations"])
+                                   correlations=body["correlations"],
+                                   correlation=body["correlation"])
     return {"message": name, "instance_id": delivered}

@@ -55,3 +55,13 @@ class ProcessInstance(Model):
                                                   nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TimerStartSlot(Model):
+    """A slot of a timer start event already taken: one instance per (process, slot)."""
+
+    __tablename__ = "timer_start_slot"
+    __table_args__ = (UniqueConstraint("process_key", "slot", name="uq_timer_start_slot"),)
+    process_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    slot: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))

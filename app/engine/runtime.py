@@ -2,6 +2,7 @@
 
 import hashlib
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -115,8 +116,97 @@ def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
     return min(times) if times else None
 
 
+_clock_lock = threading.RLock()
+
+
+@contextmanager
+def engine_clock(now: datetime | None):
+    """Make the engine's timer code see ``now`` (naive UTC) instead of the wall clock.
+
+    SpiffWorkflow reads ``datetime.now`` inside its timer module; the worker passes the time
+    it works for, so tests (and catch-up runs) can fire timers at a chosen moment.
+    """
+    if now is None:
+        yield
+        return
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    aware = now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+    class _At(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return aware.astimezone(tz) if tz is not None else aware.replace(tzinfo=None)
+
+    with _clock_lock:
+        saved = timer.datetime
+        timer.datetime = _At
+        try:
+            yield
+        finally:
+            timer.datetime = saved
+
+
+@dataclass
+class FiredTimer:
+    bpmn_id: str
+    interrupting: bool
+    attached_to: str | None  # BPMN id of the activity a boundary timer sits on
+
+
+def _waiting_timers(workflow: BpmnWorkflow) -> dict:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    return {t.id: t for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)}
+
+
+def fire_timers(workflow: BpmnWorkflow, now: datetime | None = None) -> list[FiredTimer]:
+    """Fire every due timer (as of ``now``), run the engine on, and say which fired."""
+    from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+
+    with engine_clock(now):
+        before = _waiting_timers(workflow)
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    fired = []
+    for task in before.values():
+        if task.state not in (TaskState.COMPLETED, TaskState.READY, TaskState.STARTED):
+            continue
+        spec = task.task_spec
+        boundary = isinstance(spec, BoundaryEvent)
+        siblings = task.parent.children if boundary and task.parent is not None else []
+        attached = next((c.task_spec.bpmn_id for c in siblings
+                         if not isinstance(c.task_spec, BoundaryEvent)), None)
+        fired.append(FiredTimer(spec.bpmn_id, bool(boundary and spec.cancel_activity),
+                                attached))
+    return fired
+
+
+def prune_stale_events(workflow: BpmnWorkflow) -> None:
+    """Forget waiting events of tasks no longer in the tree.
+
+    ``reset_from_task_id`` drops the tasks after the reset point, but SpiffWorkflow keeps the
+    waiting ones (e.g. a boundary timer on a task being returned) in its event manager, and the
+    next engine step would fail on them.
+    """
+    manager = workflow.event_manager
+    for task_id, task in list(manager.tasks.items()):
+        if task.workflow.tasks.get(task_id) is not task:
+            manager.tasks.pop(task_id, None)
+
+
 def waiting_message_names(workflow: BpmnWorkflow) -> list[str]:
     return sorted({e.name for e in workflow.waiting_events() if "Message" in str(e.event_type)})
+
+
+def correlation_values(workflow: BpmnWorkflow) -> dict:
+    """Values a message may be correlated on: BPMN correlation properties, then process data."""
+    values = dict(workflow_data(workflow))
+    for props in (workflow.correlations or {}).values():
+        if isinstance(props, dict):
+            values.update(props)
+    return values
 
 
 def send_message(workflow: BpmnWorkflow, name: str, payload: dict, correlations: dict) -> bool:
@@ -160,3 +250,87 @@ def throw_error(workflow: BpmnWorkflow, task, code: str, payload: dict) -> bool:
 
     event = BpmnEvent(ErrorEventDefinition(code, code=code), payload=payload)
     return bool(task.workflow.top_workflow.event_manager.catch(event))
+
+
+@dataclass
+class TimerStart:
+    bpmn_id: str
+    kind: str  # date | duration | cycle
+    value: str  # the evaluated ISO 8601 expression
+
+
+def timer_start_events(spec) -> list[TimerStart]:
+    """The timer start events of a process spec, with their expressions evaluated."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+        CycleTimerEventDefinition,
+        DurationTimerEventDefinition,
+        TimeDateEventDefinition,
+    )
+
+    kinds = ((CycleTimerEventDefinition, "cycle"), (DurationTimerEventDefinition, "duration"),
+             (TimeDateEventDefinition, "date"))
+    out = []
+    for task_spec in spec.start.outputs:
+        definition = getattr(task_spec, "event_definition", None)
+        kind = next((k for cls, k in kinds if isinstance(definition, cls)), None)
+        if kind is None:
+            continue
+        value = script_engine().environment.evaluate(definition.expression, {})
+        out.append(TimerStart(task_spec.bpmn_id, kind, str(value)))
+    return out
+
+
+def _duration(text: str, start: datetime):
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    parsed = TimerEventDefinition.parse_iso_duration(text)
+    return TimerEventDefinition.get_timedelta_from_start(parsed, start.replace(tzinfo=UTC))
+
+
+def _utc(text: str) -> datetime:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    return TimerEventDefinition.get_datetime(text).astimezone(UTC).replace(tzinfo=None)
+
+
+def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime | None:
+    """The latest slot (naive UTC) at or before ``now`` of a timer start event, or None.
+
+    ``anchor`` (the deployment time) starts durations and cycles without a start date:
+    ``PT1H`` fires once an hour after deployment; ``R/PT1H`` every hour from then on;
+    ``R3/2026-01-01T08:00:00+08:00/P1D`` three mornings from that date.
+    """
+    if event.kind == "date":
+        when = _utc(event.value)
+        return when if when <= now else None
+    if event.kind == "duration":
+        when = anchor + _duration(event.value, anchor)
+        return when if when <= now else None
+    parts = event.value.strip().split("/")
+    if len(parts) not in (2, 3) or not parts[0].upper().startswith("R"):
+        raise ValueError(f"Not an ISO 8601 repeating interval: {event.value}")
+    cycles = int(parts[0][1:]) if parts[0][1:] else -1
+    period = _duration(parts[-1], anchor)
+    if period.total_seconds() <= 0:
+        raise ValueError(f"Timer cycle period must be positive: {event.value}")
+    first = _utc(parts[1]) if len(parts) == 3 else anchor + period
+    if now < first:
+        return None
+    index = int((now - first) / period)
+    if cycles >= 0:
+        if cycles == 0:
+            return None
+        index = min(index, cycles - 1)
+    return first + index * period
+
+
+def fire_start_timer(workflow: BpmnWorkflow, bpmn_id: str) -> None:
+    """Let a new workflow pass its timer start event ``bpmn_id`` now (its slot has come)."""
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if task.task_spec.bpmn_id == bpmn_id:
+            if not task.children:  # a cycle timer grows its branch only when it fires
+                for output in task.task_spec.outputs:
+                    child = task._add_child(output, TaskState.FUTURE)
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+            task._set_internal_data(event_fired=True)
+            task.task_spec._update(task)

@@ -151,6 +151,7 @@ def _engine_error(instance: ProcessInstance, exc: Exception) -> WorkflowError:
 
 def run_engine(instance: ProcessInstance, workflow) -> None:
     try:
+        runtime.prune_stale_events(workflow)
         workflow.do_engine_steps()
     except Exception as exc:  # noqa: BLE001 - any script/engine failure is reported, not a 500
         raise _engine_error(instance, exc) from exc
@@ -195,6 +196,10 @@ def _write(instance: ProcessInstance) -> None:
         set_committed_value(instance, name, value)
 
 
+# Called as hook(instance) in the saving transaction when an instance completes (notifications).
+completion_hooks: list = []
+
+
 def save(instance: ProcessInstance, workflow, actor: User | None, on_written=None) -> None:
     """Store the state, then project human tasks and jobs (``on_written`` runs in between)."""
     from app.jobs.services import sync_jobs
@@ -210,6 +215,8 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
         record(actor.username if actor else "system", "instance.completed",
                target_type="instance", target_id=instance.id, instance_id=instance.id,
                process_key=instance.process_key, details={"outcome": instance.outcome})
+        for hook in completion_hooks:
+            hook(instance)
 
 
 def create_instance(version: ProcessVersion, user: User, *, business_key=None, title="",
@@ -221,7 +228,9 @@ def create_instance(version: ProcessVersion, user: User, *, business_key=None, t
                                region=region, started_by_id=user.id, state="{}", lock_version=1)
     if subject:
         instance.subject_type, instance.subject_id = subject
-    runtime.seed_data(workflow, {"initiator": user.username})
+    settings = current_app.config.get("PROCESS_START_SETTINGS", {}).get(version.process_key, {})
+    runtime.seed_data(workflow, {"initiator": user.username,
+                                 **{var: current_app.config[name] for var, name in settings.items()}})
     return instance, workflow
 
 
@@ -246,10 +255,22 @@ def first_user_task(version: ProcessVersion) -> tuple[str | None, str | None]:
     return None, None
 
 
-def deliver_message(name: str, payload: dict, actor: User, *, business_key: str | None = None,
-                    instance_id: int | None = None, correlations: dict | None = None) -> int:
-    """Wake the one running instance waiting for message ``name`` (by business key or id).
+def _correlates(instance: ProcessInstance, correlation: dict):
+    """The instance's workflow when its data (or BPMN correlation properties) match."""
+    workflow = load_workflow_of(instance)
+    values = runtime.correlation_values(workflow)
+    if all(k in values and str(values[k]) == str(v) for k, v in correlation.items()):
+        return workflow
+    return None
 
+
+def deliver_message(name: str, payload: dict, actor: User | None, *,
+                    business_key: str | None = None, instance_id: int | None = None,
+                    correlations: dict | None = None, correlation: dict | None = None) -> int:
+    """Wake the one running instance waiting for message ``name``.
+
+    The instance is chosen by business key, id, and/or ``correlation``: every key must equal
+    the instance's process data of that name (or a BPMN correlation property of that name).
     404 when none waits; 409 when several do and the caller did not say which.
     """
     stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
@@ -258,23 +279,43 @@ def deliver_message(name: str, payload: dict, actor: User, *, business_key: str 
         stmt = stmt.where(ProcessInstance.business_key == business_key)
     if instance_id:
         stmt = stmt.where(ProcessInstance.id == instance_id)
-    waiting = db.session.scalars(stmt.order_by(ProcessInstance.id).limit(2)).all()
+    stmt = stmt.order_by(ProcessInstance.id)
+    for value in (correlation or {}).values():
+        # A matching instance holds the value in its stored JSON state (ASCII-escaped, so only
+        # plain ASCII values are searched verbatim): let the database drop the others before
+        # any workflow is loaded (the match itself is decided below).
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value) \
+                and all(ch.isascii() and ch.isprintable() and ch not in '"\\'
+                        for ch in str(value)):
+            stmt = stmt.where(ProcessInstance.state.contains(str(value), autoescape=True))
+    if correlation:
+        waiting = []
+        for candidate in db.session.scalars(stmt):
+            workflow = _correlates(candidate, correlation)
+            if workflow is not None:
+                waiting.append((candidate, workflow))
+                if len(waiting) > 1:
+                    break
+    else:
+        waiting = [(i, None) for i in db.session.scalars(stmt.limit(2))]
     if not waiting:
-        raise NotFound(f"No running instance is waiting for message '{name}'",
+        raise NotFound(f"No running instance is waiting for message '{name}'"
+                       + (" with these correlation keys" if correlation else ""),
                        code="no_waiting_instance")
     if len(waiting) > 1:
-        raise Conflict(f"Several instances wait for message '{name}'; give business_key or "
-                       "instance_id", code="ambiguous_message")
-    instance = waiting[0]
-    workflow = load_workflow_of(instance)
+        raise Conflict(f"Several instances wait for message '{name}'; give correlation keys, "
+                       "business_key or instance_id", code="ambiguous_message")
+    instance, workflow = waiting[0]
+    workflow = workflow or load_workflow_of(instance)
     if not runtime.send_message(workflow, name, payload, correlations or {}):
         raise NotFound(f"Instance {instance.id} does not accept message '{name}' with these "
                        "correlation keys", code="no_waiting_instance")
     run_engine(instance, workflow)
+    who = actor.username if actor is not None else "system"
     save(instance, workflow, actor)
-    record(actor.username, "message.delivered", target_type="instance", target_id=instance.id,
+    record(who, "message.delivered", target_type="instance", target_id=instance.id,
            instance_id=instance.id, process_key=instance.process_key,
-           details={"message": name, "payload": payload})
+           details={"message": name, "payload": payload, "correlation": correlation or {}})
     return instance.id
 
 

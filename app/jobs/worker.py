@@ -11,6 +11,7 @@ from app.core import web
 from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.jobs.timers import fire_due_timers
+from app.notify.services import worker_tick as notify_tick
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def tick(worker_id: str) -> int:
     """One poll: run every due job and fire every due timer."""
     web.write_intent.set(True)
     try:
-        return run_due_jobs(worker_id) + fire_due_timers(worker_id)
+        return run_due_jobs(worker_id) + fire_due_timers(worker_id) + notify_tick()
     finally:
         db.session.remove()
 

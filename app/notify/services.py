@@ -1,0 +1,329 @@
+"""Notifications (in-app inbox) and the outbox of SMS / WeCom / e-signature messages."""
+
+from collections.abc import Iterable
+from datetime import timedelta
+from uuid import uuid4
+
+import orjson
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from app.audit.services import record
+from app.core.errors import NotFound, ValidationFailed
+from app.core.models import User, utcnow
+from app.extensions import db
+from app.notify.models import Notification, OutboxMessage
+from connectors import notify as gateways
+from connectors.registry import ConnectorError
+
+CHANNELS = ("inbox", "sms", "wecom")
+OUTBOX_CHANNELS = ("sms", "esign", "wecom")
+OUTBOX_STATUSES = ("queued", "sent", "failed")
+PAGE = 50
+
+
+def _users(recipients: Iterable) -> list[User]:
+    out, seen, names = [], set(), []
+    for r in recipients:
+        if isinstance(r, str):
+            names.append(r)
+        elif r is not None and r.id not in seen:
+            seen.add(r.id)
+            out.append(r)
+    if names:
+        for user in db.session.scalars(select(User).where(User.username.in_(names))):
+            if user.id not in seen:
+                seen.add(user.id)
+                out.append(user)
+    return [u for u in out if u.active]
+
+
+def notify(recipients, kind: str, title: str, body: str = "", link: str | None = None,
+           instance_id: int | None = None, task_id: int | None = None,
+           channels: Iterable[str] = ("inbox",), actor: str = "system") -> list[Notification]:
+    """Notify users (usernames or ``User`` objects) in the caller's transaction.
+
+    ``inbox`` writes one notification per user; ``sms`` and ``wecom`` queue an outbox
+    message per user with a mobile number (users without one are skipped). Returns the
+    notifications written.
+    """
+    channels = tuple(channels)
+    unknown = [c for c in channels if c not in CHANNELS]
+    if unknown:
+        raise ValueError(f"Unknown notification channel(s): {', '.join(unknown)}")
+    users = _users(recipients)
+    written = []
+    for user in users:
+        if "inbox" in channels:
+            n = Notification(recipient_id=user.id, kind=kind, title=title[:255], body=body,
+                             link=link, instance_id=instance_id, task_id=task_id)
+            db.session.add(n)
+            written.append(n)
+        text = f"{title}" + (f"：{body}" if body else "")
+        for channel in ("sms", "wecom"):
+            if channel not in channels:
+                continue
+            target = user.phone if channel == "sms" else user.username
+            if target:
+                queue_message(channel, target, {"text": text, "kind": kind, "link": link},
+                              instance_id=instance_id)
+    db.session.flush()
+    if users:
+        record(actor, "notification.sent", target_type="notification",
+               instance_id=instance_id, task_id=task_id,
+               details={"kind": kind, "to": [u.username for u in users],
+                        "channels": list(channels)})
+    return written
+
+
+def task_candidates(task) -> list[User]:
+    """Who may act on a human task now: its assignee, else its candidates within scope."""
+    if task.assignee_id is not None:
+        user = db.session.get(User, task.assignee_id)
+        return [user] if user is not None and user.active else []
+    roles = set(filter(None, (task.candidate_roles or "").split(",")))
+    names = set(filter(None, (task.candidate_users or "").split(",")))
+    clauses = [User.username.in_(names)] if names else []
+    clauses += [User.roles_csv.contains(role) for role in roles]
+    if not clauses:
+        return []
+    out = []
+    for user in db.session.scalars(select(User).where(User.active.is_(True), or_(*clauses))
+                                   .order_by(User.id)):
+        if user.username in names:
+            out.append(user)
+        elif roles & set(user.roles) and (not task.scope_region
+                                           or user.region == task.scope_region):
+            out.append(user)
+    return out
+
+
+def notify_task_candidates(task, kind: str, title: str, body: str = "",
+                           channels: Iterable[str] = ("inbox",),
+                           actor: str = "system") -> list[Notification]:
+    """Notify everyone who may act on ``task`` (role + region scope, as the inbox does)."""
+    return notify(task_candidates(task), kind, title, body, link=f"/tasks/{task.id}",
+                  instance_id=task.instance_id, task_id=task.id, channels=channels,
+                  actor=actor)
+
+
+def list_notifications(user, unread_only: bool = False, limit: int = PAGE,
+                       before_id: int | None = None) -> list[Notification]:
+    stmt = select(Notification).where(Notification.recipient_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if before_id:
+        stmt = stmt.where(Notification.id < before_id)
+    return db.session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)).all()
+
+
+def unread_count(user) -> int:
+    return db.session.scalar(select(func.count(Notification.id)).where(
+        Notification.recipient_id == user.id, Notification.read_at.is_(None))) or 0
+
+
+def mark_read(notification_id: int, user) -> Notification:
+    """Mark one of the user's notifications read (idempotent); others' answer 404."""
+    n = db.session.get(Notification, notification_id)
+    if n is None or n.recipient_id != user.id:
+        raise NotFound(f"Notification {notification_id} not found")
+    if n.read_at is None:
+        n.read_at = utcnow()
+        record(user.username, "notification.read", target_type="notification", target_id=n.id)
+    return n
+
+
+def mark_all_read(user) -> int:
+    done = db.session.execute(update(Notification).where(
+        Notification.recipient_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow()))
+    if done.rowcount:
+        record(user.username, "notification.read_all", target_type="user", target_id=user.id,
+               details={"count": done.rowcount})
+    return done.rowcount
+
+
+_OUTCOMES = {"approved": "已通过 approved", "rejected": "已拒绝 rejected",
+             "cancelled": "已撤销 cancelled"}
+
+
+def notify_outcome(instance) -> None:
+    """Tell whoever started an instance how it ended (a completion hook of the engine)."""
+    if instance.started_by_id is None:
+        return
+    starter = db.session.get(User, instance.started_by_id)
+    if starter is None:
+        return
+    outcome = _OUTCOMES.get(instance.outcome or "", f"已完成 {instance.outcome or 'completed'}")
+    title = f"{instance.title or instance.process_key}: {outcome}"
+    notify([starter], f"instance.{instance.outcome or 'completed'}", title,
+           instance.outcome_reason or "", link=f"/instances/{instance.id}",
+           instance_id=instance.id)
+
+
+# --- outbox -------------------------------------------------------------------------------
+
+def queue_message(channel: str, recipient: str, payload: dict, instance_id: int | None = None,
+                  actor: str = "system") -> OutboxMessage:
+    """Queue one outgoing message; the worker sends it (``deliver_outbox``)."""
+    if channel not in OUTBOX_CHANNELS:
+        raise ValueError(f"Unknown outbox channel {channel}")
+    msg = OutboxMessage(channel=channel, recipient=recipient[:120], status="queued",
+                        payload=orjson.dumps(payload, default=str).decode(), attempts=0,
+                        due_at=utcnow(), instance_id=instance_id)
+    db.session.add(msg)
+    db.session.flush()
+    record(actor, "outbox.queued", target_type="outbox_message", target_id=msg.id,
+           instance_id=instance_id, details={"channel": channel, "recipient": recipient})
+    return msg
+
+
+def list_outbox(channel: str | None = None, status: str | None = None, limit: int = 200):
+    errors = {}
+    if channel and channel not in OUTBOX_CHANNELS:
+        errors["channel"] = [f"Must be one of {', '.join(OUTBOX_CHANNELS)}"]
+    if status and status not in OUTBOX_STATUSES:
+        errors["status"] = [f"Must be one of {', '.join(OUTBOX_STATUSES)}"]
+    if errors:
+        raise ValidationFailed(errors)
+    stmt = select(OutboxMessage)
+    if channel:
+        stmt = stmt.where(OutboxMessage.channel == channel)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).all()
+
+
+def _gateway(channel: str) -> gateways.Gateway | None:
+    cfg = current_app.config
+    url = cfg.get(f"{channel.upper()}_URL")
+    if not url:
+        return None
+    return gateways.Gateway(url, cfg.get(f"{channel.upper()}_TOKEN"),
+                            float(cfg.get("NOTIFY_TIMEOUT_SECONDS", 5)))
+
+
+def _send(msg: OutboxMessage, payload: dict) -> str:
+    """Hand a message to its gateway; with none configured, the outbox is the destination."""
+    gateway = _gateway(msg.channel)
+    key = f"outbox-{msg.id}"
+    if gateway is None:
+        return f"local-{uuid4().hex[:12]}"
+    if msg.channel == "sms":
+        return gateways.send_sms(gateway, msg.recipient, payload.get("text", ""), key)
+    if msg.channel == "wecom":
+        return gateways.send_wecom(gateway, msg.recipient, payload.get("text", ""), key)
+    return gateways.send_contract(gateway, payload, key)
+
+
+def deliver_outbox(now=None, limit: int = 100) -> int:
+    """Send due queued messages; retry with backoff; ``failed`` when attempts run out.
+
+    Returns how many messages were handled. Each message commits on its own.
+    """
+    now = now or utcnow()
+    cfg = current_app.config
+    ids = db.session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.status == "queued", OutboxMessage.due_at <= now)
+        .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)).all()
+    db.session.rollback()
+    handled = 0
+    for msg_id in ids:
+        claimed = db.session.execute(update(OutboxMessage).where(
+            OutboxMessage.id == msg_id, OutboxMessage.status == "queued",
+            OutboxMessage.due_at <= now).values(
+                attempts=OutboxMessage.attempts + 1,
+                due_at=now + timedelta(seconds=cfg["JOB_LOCK_SECONDS"])))
+        db.session.commit()  # leased: another worker skips it; never hold it across HTTP
+        if claimed.rowcount != 1:
+            continue
+        msg = db.session.get(OutboxMessage, msg_id)
+        payload = orjson.loads(msg.payload)
+        try:
+            external_id = _send(msg, payload)
+        except ConnectorError as exc:
+            _failed_attempt(msg, str(exc), now)
+        else:
+            _sent(msg, external_id, now)
+        db.session.commit()
+        handled += 1
+    return handled
+
+
+def _sent(msg: OutboxMessage, external_id: str, now) -> None:
+    msg.status, msg.external_id, msg.sent_at, msg.last_error = "sent", external_id, now, None
+    msg.due_at = None
+    if msg.channel == "esign" and external_id.startswith("local-"):
+        delay = float(current_app.config["ESIGN_SIGN_DELAY_SECONDS"])
+        msg.callback_due_at = now + timedelta(seconds=delay)
+    record("worker", "outbox.sent", target_type="outbox_message", target_id=msg.id,
+           instance_id=msg.instance_id,
+           details={"channel": msg.channel, "external_id": external_id})
+
+
+def _failed_attempt(msg: OutboxMessage, error: str, now) -> None:
+    cfg = current_app.config
+    msg.last_error = error
+    if msg.attempts >= cfg["JOB_MAX_ATTEMPTS"]:
+        msg.status, msg.due_at = "failed", None
+        record("worker", "outbox.failed", target_type="outbox_message", target_id=msg.id,
+               instance_id=msg.instance_id,
+               details={"channel": msg.channel, "attempts": msg.attempts, "error": error[:500]})
+        return
+    msg.due_at = now + timedelta(seconds=cfg["JOB_BACKOFF_SECONDS"] * 2 ** (msg.attempts - 1))
+
+
+def retry_message(msg_id: int, actor: str) -> OutboxMessage:
+    """Queue a failed message again, due now, with fresh attempts."""
+    from app.core.errors import Conflict
+
+    msg = OutboxMessage.get_or_404(msg_id, "Outbox message")
+    if msg.status != "failed":
+        raise Conflict(f"Outbox message {msg_id} is {msg.status}, not failed",
+                       code="not_failed")
+    msg.status, msg.attempts, msg.due_at = "queued", 0, utcnow()
+    record(actor, "outbox.retried", target_type="outbox_message", target_id=msg.id,
+           instance_id=msg.instance_id, details={"channel": msg.channel})
+    return msg
+
+
+def sign_embedded_contracts(now=None, limit: int = 50) -> int:
+    """The embedded e-signature service: contracts whose signing delay passed are signed,
+    and the waiting instance receives ``esign_signed`` (correlation ``contract_id``)."""
+    from app.core.errors import AppError
+    from app.engine.services import deliver_message
+
+    now = now or utcnow()
+    ids = db.session.scalars(select(OutboxMessage.id).where(
+        OutboxMessage.channel == "esign", OutboxMessage.status == "sent",
+        OutboxMessage.callback_done_at.is_(None), OutboxMessage.callback_due_at <= now)
+        .order_by(OutboxMessage.id).limit(limit)).all()
+    db.session.rollback()
+    signed = 0
+    for msg_id in ids:
+        msg = db.session.get(OutboxMessage, msg_id)
+        payload = orjson.loads(msg.payload)
+        contract_id = payload.get("contract_id")
+        result = {"contract_id": contract_id, "signer": msg.recipient,
+                  "signed_at": now.isoformat(), "envelope_id": msg.external_id}
+        try:
+            deliver_message("esign_signed", result, None,
+                            correlation={"contract_id": contract_id})
+        except AppError as exc:
+            db.session.rollback()
+            msg = db.session.get(OutboxMessage, msg_id)
+            msg.last_error = f"signature callback: {exc.message}"
+            if now - msg.sent_at < timedelta(days=1):  # the instance may not wait yet
+                msg.callback_due_at = now + timedelta(
+                    seconds=max(1.0, float(current_app.config["ESIGN_SIGN_DELAY_SECONDS"])))
+                db.session.commit()
+                continue
+        msg.callback_done_at = now
+        db.session.commit()
+        signed += 1
+    return signed
+
+
+def worker_tick(now=None) -> int:
+    """The worker's outbox round: send due messages, then let the embedded signer sign."""
+    return deliver_outbox(now) + sign_embedded_contracts(now)
