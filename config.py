@@ -70,6 +70,14 @@ class Config:
     ERP_AUTH = "basic"
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
+    # Company code (BUKRS) of receivables reads that name none.
+    ERP_COMPANY_CODE = "1000"
+    # "soap" (zeep, ERP_URL) or "rfc" (pyrfc with the SAP NW RFC SDK; without it each ERP call
+    # fails with install guidance). ERP_RFC_CONNECTION holds pyrfc.Connection parameters, e.g.
+    # DEALERFLOW_ERP_RFC_CONNECTION='{"ashost": "10.0.0.5", "sysnr": "00", "client": "100"}';
+    # user and password come from ERP_USER / ERP_PASSWORD.
+    ERP_TRANSPORT = "soap"
+    ERP_RFC_CONNECTION: dict = {}
     TESTING = False
 
 
