@@ -68,6 +68,9 @@ class Config:
     ERP_USER = None
     ERP_PASSWORD = None
     ERP_AUTH = "basic"
+    # Which credentials `flask erp-sim` accepts when ERP_USER is set: "basic", "wsse" or None
+    # (either).
+    ERP_SIM_AUTH = None
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
     # Company code (BUKRS) of receivables reads that name none.

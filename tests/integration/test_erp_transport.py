@@ -141,3 +141,21 @@ def test_simulator_requiring_wsse_accepts_a_username_token_and_refuses_basic(
     app.config.update(ERP_AUTH="wsse", ERP_PASSWORD="wrong")
     with pytest.raises(ConnectorError, match="HTTP 401"):
         _materials()
+
+
+def test_flask_erp_call_prints_the_result_as_json(app, sim):
+    import orjson
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["erp", "call", "erp.get_materials", "--params",
+                                 '{"category": "BEVTEA", "language": "en"}'])
+    assert result.exit_code == 0, result.output
+    [tea] = orjson.loads(result.output)["materials"]
+    assert tea["material"] == "DF-BV-3001" and tea["description"].startswith("Iced black tea")
+    failed = runner.invoke(args=["erp", "call", "erp.get_sales_order_status", "--params",
+                                 '{"sales_document": "42"}'])
+    assert failed.exit_code == 2 and "ZDF055" in failed.output
+    bad = runner.invoke(args=["erp", "call", "erp.get_statement", "--params", "{}"])
+    assert bad.exit_code != 0 and "customer_number" in bad.output
+    unknown = runner.invoke(args=["erp", "call", "dealers.archive"])
+    assert unknown.exit_code != 0 and "erp.get_materials" in unknown.output
