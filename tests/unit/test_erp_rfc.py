@@ -15,8 +15,7 @@ import pytest
 from app.erp.models import ErpMessage
 from app.extensions import db
 from connectors.erp import rfc
-from connectors.registry import BusinessError, CallContext, ConnectorError, ConnectorUnavailable
-from connectors.registry import registry
+from connectors.registry import BusinessError, CallContext, ConnectorError, ConnectorUnavailable, registry
 
 
 class RFCError(Exception):
