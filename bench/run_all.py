@@ -21,6 +21,7 @@ BENCHES = [
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
+    ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
 ]
 
 

@@ -8,6 +8,7 @@ simulator_sales_store. KNKK's exposure columns hold amounts carried from before 
 own documents; the exposure answered is those plus what the documents add up to.
 """
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -62,7 +63,9 @@ class SimulatorStore(SalesStoreMixin):
         self.path = path
         self.clock = clock or SimClock()
         self._lock = threading.Lock()
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
         with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
             conn.executescript(SALES_SCHEMA)
             self._upgrade(conn)
@@ -71,14 +74,23 @@ class SimulatorStore(SalesStoreMixin):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed on success, always closed."""
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
+        """A pooled connection in one transaction: committed on success, rolled back on error.
+
+        Connections stay open (WAL mode: a commit appends to the log, readers never wait for
+        the writer); each is used by one request thread at a time.
+        """
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            # A test and demo tool: losing the last commits on a power cut is acceptable.
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
             with conn:
                 yield conn
         finally:
-            conn.close()
+            self._pool.put(conn)
 
     @staticmethod
     def _upgrade(conn: sqlite3.Connection) -> None:
