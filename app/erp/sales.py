@@ -20,12 +20,8 @@ class _Params(Schema):
 
 
 def _text(value) -> str | None:
-    """Amounts, quantities and dates as JSON-friendly strings."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, Decimal):
-        return str(value)
-    return str(value)
+    """Amounts and quantities (Decimals from the transport) as JSON-friendly strings."""
+    return None if value is None or value == "" else str(value)
 
 
 def _messages(result: dict) -> list[dict]:

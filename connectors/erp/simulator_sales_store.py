@@ -291,16 +291,15 @@ class SalesStoreMixin:
         Dedupe happens under the lock: a concurrent twin answers the first order.
         """
         with self._lock, self._connect() as conn:
-            for column, value in (("idempotency_key", key), ("bstkd", header["bstkd"])):
-                if value:
-                    sql = f"SELECT vbeln, cmgst FROM vbak WHERE {column} = ?"  # noqa: S608 - only ? placeholders / fixed columns
-                    args = [value] if column == "idempotency_key" else [value]
-                    if column == "bstkd":
-                        sql += " AND kunnr = ?"
-                        args.append(header["kunnr"])
-                    row = conn.execute(sql, args).fetchone()
-                    if row:
-                        return row["vbeln"], False, row["cmgst"]
+            twin = None
+            if key:
+                twin = conn.execute("SELECT vbeln, cmgst FROM vbak WHERE idempotency_key = ?",
+                                    (key,)).fetchone()
+            if twin is None and header["bstkd"]:
+                twin = conn.execute("SELECT vbeln, cmgst FROM vbak WHERE kunnr = ? AND bstkd = ?",
+                                    (header["kunnr"], header["bstkd"])).fetchone()
+            if twin is not None:
+                return twin["vbeln"], False, twin["cmgst"]
             net = sum((i["netwr"] for i in items), ZERO)
             tax = (net * VAT).quantize(CENT)
             limit, exposure = self._credit_position(conn, header["kunnr"], credit_area)

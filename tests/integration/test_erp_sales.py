@@ -339,3 +339,42 @@ def test_clock_admin_rejects_going_back(sim):
     r = requests.post(f"{sim.base}/sim/admin/clock",
                       json={"lead_times": {"delivery_hours": 0}}, timeout=5)
     assert r.json()["lead_times"]["delivery_hours"] == 0
+
+
+def test_concurrent_creates_of_one_purchase_order_make_one_order(app, sim):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connectors.erp.soap import ErpSettings, client_for
+
+    settings = ErpSettings(url=app.config["ERP_URL"])
+    tables = order_tables_for("PO-RACE")
+
+    def create(_):
+        return client_for(settings).call("BAPI_SALESORDER_CREATEFROMDAT2", **tables)[
+            "SALESDOCUMENT"]
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = set(pool.map(create, range(16)))
+    assert len(numbers) == 1 and sim.store.count_orders() == 1
+
+
+def order_tables_for(po: str) -> dict:
+    from app.erp.sales import CreateSalesOrderParams, order_tables
+
+    return order_tables(CreateSalesOrderParams().load({
+        "customer_number": "10001", "purchase_order_number": po, "sales_org": "1000",
+        "distr_chan": "10", "items": [{"material": "DF-BV-2001", "quantity": "3"}]}))
+
+
+@pytest.mark.parametrize("fault", [{"down": True}, {"fault_rate": 1}])
+def test_injected_faults_reach_the_new_operations_as_technical_errors(sim, fault):
+    from connectors.registry import ConnectorError
+
+    sim.faults(**fault)
+    with pytest.raises(ConnectorError):
+        order("PO-FAULT")
+    with pytest.raises(ConnectorError):
+        call("erp.get_materials")
+    sim.faults(down=False, fault_rate=0)
+    assert sim.store.count_orders() == 0
+    assert order("PO-FAULT")["sales_document"] == "0000500000"
