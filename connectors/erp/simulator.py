@@ -149,6 +149,10 @@ def _soap_call(app: Flask) -> Response:
                   else dispatch(function, store, faults, call))
     except SoapFault as exc:
         return Response(fault(exc.code, exc.message), 500, content_type=XML)
+    except Exception as exc:  # noqa: BLE001 - like an ABAP short dump: a fault, never a crash
+        app.logger.exception("ERP simulator: %s failed", locals().get("function", "?"))
+        return Response(fault("Server", f"Runtime error in the function module: "
+                                        f"{type(exc).__name__}"), 500, content_type=XML)
     return Response(response(function, values), 200, content_type=XML)
 
 

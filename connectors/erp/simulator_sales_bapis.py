@@ -6,7 +6,8 @@ Message class ZDF numbers used here (the simulator's own checks): 040 unknown ma
 positive, 044 unknown customer, 045 no items, 046 plant, 047 item category, 048 condition
 type, 049 condition item, 050 order exists for the purchase order, 051 no PR00 price,
 052 test run, 053 credit block (W), 055 unknown sales document, 056 bad time stamp,
-057 selection missing, 058 bad date, 060 no sold-to, 061 order type, 070-074 condition records.
+057 selection missing, 058 bad date, 060 no sold-to, 061 order type, 062 item numbers,
+070-074 condition records.
 """
 
 import json
@@ -47,12 +48,18 @@ def _error(number: str, message: str, **extra) -> dict:
     return bapiret2("E", SIM_MSG_ID, number, message, **extra)
 
 
+MAX_VALUE = Decimal(10) ** 10  # QUAN 13,3 and the amounts here: at most 10 integer digits
+
+
 def _decimal(text: str | None) -> Decimal | None:
+    """A finite number below 10^10 with at most 3 decimals, else None."""
     try:
         value = Decimal((text or "").strip())
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    if not value.is_finite() or abs(value) >= MAX_VALUE or value.as_tuple().exponent < -3:
+        return None
+    return value
 
 
 def _valid_date(text: str | None) -> bool:
@@ -193,6 +200,10 @@ def _price_items(store, area, sold_to, on, items, schedules, conditions):
         return [], [_error("045", "The order has no items", PARAMETER="ORDER_ITEMS_IN")]
     quantities = _quantities(items, schedules)
     manual, errors = _manual_conditions(conditions, set(quantities))
+    if len(quantities) < len(items):
+        errors.append(_error("062", "Item numbers (ITM_NUMBER) must be unique",
+                             PARAMETER="ORDER_ITEMS_IN", FIELD="ITM_NUMBER"))
+        return [], errors
     priced = []
     for n, item in enumerate(items, start=1):
         posnr = (item.get("ITM_NUMBER") or str(n * 10)).zfill(6)

@@ -378,3 +378,24 @@ def test_injected_faults_reach_the_new_operations_as_technical_errors(sim, fault
     sim.faults(down=False, fault_rate=0)
     assert sim.store.count_orders() == 0
     assert order("PO-FAULT")["sales_document"] == "0000500000"
+
+
+@pytest.mark.parametrize("items", [
+    [{"material": "DF-BV-1001", "quantity": "1e12"}],
+    [{"material": "DF-BV-1001", "quantity": "1.0001"}],
+    [{"item_number": "10", "material": "DF-BV-1001", "quantity": "1"},
+     {"item_number": "10", "material": "DF-BV-1002", "quantity": "1"}],
+])
+def test_quantities_outside_quan_13_3_and_duplicate_items_are_business_errors(sim, items):
+    with pytest.raises(BusinessError) as info:
+        order("PO-ODD", items=items)
+    assert info.value.code in ("ZDF043", "ZDF062")
+    assert sim.store.count_orders() == 0
+
+
+def test_a_condition_amount_that_does_not_fit_is_a_business_error(sim):
+    with pytest.raises(BusinessError) as info:
+        call("erp.set_price_conditions", conditions=[
+            {"condition_type": "PR00", "sales_org": "1000", "distr_chan": "10",
+             "material": "DF-BV-1001", "valid_from": "2030-01-01", "amount": "12345678901.5"}])
+    assert info.value.code == "ZDF072"
