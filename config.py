@@ -71,6 +71,10 @@ class Config:
     # Which credentials `flask erp-sim` accepts when ERP_USER is set: "basic", "wsse" or None
     # (either).
     ERP_SIM_AUTH = None
+    # How fast simulator orders progress, e.g. '{"delivery_hours": 0.01, "payment_days": 1}'
+    # (keys: delivery_hours, goods_issue_hours, billing_hours, payment_days; see
+    # connectors/erp/simulator_clock.py). Empty = the defaults (2 h, 22 h, 1 h, 30 days).
+    ERP_SIM_LEAD_TIMES: dict = {}
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
     # Company code (BUKRS) of receivables reads that name none.

@@ -25,7 +25,8 @@ def erp_sim_cmd(host, port):
     port = port or int(cfg["ERP_SIM_PORT"])
     users = {str(cfg["ERP_USER"]): str(cfg["ERP_PASSWORD"])} if cfg.get("ERP_USER") else None
     simulator = create_simulator({"database": cfg["ERP_SIM_DATABASE"], "users": users,
-                                  "auth": cfg.get("ERP_SIM_AUTH")})
+                                  "auth": cfg.get("ERP_SIM_AUTH"),
+                                  "clock": {"lead_times": cfg.get("ERP_SIM_LEAD_TIMES") or {}}})
     click.echo(f"ERP simulator on http://{host}:{port}{SOAP_PATH} "
                f"(WSDL: /sap/bc/srt/wsdl?wsdl, faults: /sim/admin/faults, "
                f"clock: /sim/admin/clock)")
