@@ -399,3 +399,17 @@ def test_a_condition_amount_that_does_not_fit_is_a_business_error(sim):
             {"condition_type": "PR00", "sales_org": "1000", "distr_chan": "10",
              "material": "DF-BV-1001", "valid_from": "2030-01-01", "amount": "12345678901.5"}])
     assert info.value.code == "ZDF072"
+
+
+def test_a_promotion_price_inside_the_list_price_splits_its_validity(sim):
+    call("erp.set_price_conditions", key="7:promo", conditions=[
+        {"condition_type": "PR00", "sales_org": "2000", "distr_chan": "20",
+         "material": "DF-SN-2001", "valid_from": "2027-01-01", "valid_to": "2027-01-31",
+         "amount": "90.00"}])
+    prices = call("erp.get_price_conditions", condition_type="PR00", sales_org="2000",
+                  distr_chan="20", material="DF-SN-2001")["conditions"]
+    assert [(p["valid_from"], p["valid_to"], p["amount"]) for p in prices] == [
+        ("2020-01-01", "2026-12-31", "100.80"), ("2027-01-01", "2027-01-31", "90.00"),
+        ("2027-02-01", "9999-12-31", "100.80")]
+    assert call("erp.get_price_conditions", condition_type="PR00", sales_org="2000",
+                distr_chan="10", material="DF-SN-2001")["conditions"][0]["amount"] == "96.00"
