@@ -68,6 +68,13 @@ class Config:
     ERP_USER = None
     ERP_PASSWORD = None
     ERP_AUTH = "basic"
+    # Which credentials `flask erp-sim` accepts when ERP_USER is set: "basic", "wsse" or None
+    # (either).
+    ERP_SIM_AUTH = None
+    # How fast simulator orders progress, e.g. '{"delivery_hours": 0.01, "payment_days": 1}'
+    # (keys: delivery_hours, goods_issue_hours, billing_hours, payment_days; see
+    # connectors/erp/simulator_clock.py). Empty = the defaults (2 h, 22 h, 1 h, 30 days).
+    ERP_SIM_LEAD_TIMES: dict = {}
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
     # Notifications and outbox (app/notify). SMS / WeCom / e-signature gateways: with no URL
@@ -88,6 +95,17 @@ class Config:
     # Process data seeded at start from settings: {process key: {variable: setting name}}.
     PROCESS_START_SETTINGS = {"dealer_admission": {
         "remind_after": "ADMISSION_REMIND_AFTER", "escalate_after": "ADMISSION_ESCALATE_AFTER"}}
+    # Company code (BUKRS) of receivables reads that name none.
+    ERP_COMPANY_CODE = "1000"
+    # "soap" (zeep, ERP_URL) or "rfc" (pyrfc with the SAP NW RFC SDK; without it each ERP call
+    # fails with install guidance). ERP_RFC_CONNECTION holds pyrfc.Connection parameters, e.g.
+    # DEALERFLOW_ERP_RFC_CONNECTION='{"ashost": "10.0.0.5", "sysnr": "00", "client": "100"}';
+    # user and password come from ERP_USER / ERP_PASSWORD.
+    ERP_TRANSPORT = "soap"
+    # The ERP sales document type of each platform order type (standard, free goods, special
+    # price); the simulator knows TA. A real SAP system usually has its own Z types.
+    ERP_ORDER_TYPES: dict = {"ZOR": "TA", "ZFD": "TA", "ZSP": "TA"}
+    ERP_RFC_CONNECTION: dict = {}
     TESTING = False
 
 

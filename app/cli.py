@@ -114,6 +114,7 @@ def register_cli(app: Flask) -> None:
     for group in (processes_cli, users_cli, audit_cli, demo_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_cmd)
-    from app.erp.cli import erp_sim_cmd
+    from app.erp.cli import erp_cli, erp_sim_cmd
 
     app.cli.add_command(erp_sim_cmd)
+    app.cli.add_command(erp_cli)

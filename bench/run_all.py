@@ -22,7 +22,9 @@ BENCHES = [
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
     ("promotions", "bench_promotions.py", "Promotion engine: 200 lines x 50 promotions"),
+    ("catalog", "bench_catalog.py", "Catalogue page with 5,000 products"),
     ("messages", "bench_messages.py", "Message delivery: correlation keys vs business key"),
+    ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
 ]
 
 

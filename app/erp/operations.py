@@ -1,4 +1,6 @@
-"""``erp.*`` registry operations: the ERP over SOAP (connectors.erp.soap), logged per call."""
+"""``erp.*`` registry operations: the ERP over SOAP (connectors.erp.soap) or RFC
+(connectors.erp.rfc, ``ERP_TRANSPORT``), logged per call. The sales-side operations are in
+app.erp.sales (imported at the end)."""
 
 from functools import partial
 
@@ -6,8 +8,9 @@ from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.erp.services import log_exchange
+from connectors.erp import rfc
 from connectors.erp.soap import ErpSettings, client_for
-from connectors.registry import BusinessError, CallContext, registry
+from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
 CREDIT_FIGURES = (("CREDIT_LIMIT", "credit_limit"), ("OPEN_ORDERS", "open_orders"),
                   ("OPEN_DELIVERIES", "open_deliveries"), ("OPEN_BILLING", "open_billing"),
@@ -38,7 +41,21 @@ def call_erp(operation: str, function: str, ctx: CallContext, **params) -> dict:
     """Call a BAPI through the SOAP client; every exchange goes to the message log."""
     on_exchange = partial(log_exchange, operation=operation, idempotency_key=ctx.idempotency_key,
                           instance_id=ctx.instance_id)
-    return client_for(_settings()).call(function, on_exchange=on_exchange, **params)
+    return _client().call(function, on_exchange=on_exchange, **params)
+
+
+def _client():
+    """The configured transport's client: SOAP (default) or RFC (pyrfc)."""
+    cfg = current_app.config
+    transport = str(cfg.get("ERP_TRANSPORT") or "soap").lower()
+    if transport == "soap":
+        return client_for(_settings())
+    if transport == "rfc":
+        user, password = cfg.get("ERP_USER"), cfg.get("ERP_PASSWORD")
+        return rfc.client_for(rfc.settings_from(
+            cfg.get("ERP_RFC_CONNECTION") or {}, None if user is None else str(user),
+            None if password is None else str(password)))
+    raise ConnectorError(f"Unknown ERP_TRANSPORT {transport!r}: use soap or rfc")
 
 
 class CreateCustomerParams(Schema):
@@ -121,3 +138,6 @@ def set_credit_limit(params: dict, ctx: CallContext) -> dict:
                       CURRENCY=params["currency"], RISK_CATEGORY=params["risk_category"],
                       IDEMPOTENCY_KEY=ctx.idempotency_key)
     return {"customer_number": customer, "credit_limit": str(result["CREDIT_LIMIT"])}
+
+
+import app.erp.sales  # noqa: E402, F401  (registers the sales-side erp.* operations)

@@ -8,6 +8,7 @@ it write what happened to the order.
 
 from decimal import Decimal
 
+from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.audit.services import record
@@ -114,7 +115,10 @@ def split(params: dict, ctx: CallContext) -> dict:
     order = services.find_order(params["order_id"])
     order.status = "approved"
     parts = services.split_order(order)
-    payloads = [services.part_payload(order, p, params.get("customer_number") or "") for p in parts]
+    doc_types = current_app.config["ERP_ORDER_TYPES"]
+    payloads = [
+        services.part_payload(order, p, params.get("customer_number") or "", doc_types) for p in parts
+    ]
     needs = any(p.needs_shipment_approval for p in parts)
     return {"parts": payloads, "_data": {"erp_parts": payloads, "needs_shipment_approval": needs}}
 
@@ -135,16 +139,16 @@ def create_erp_orders(params: dict, ctx: CallContext) -> dict:
     created, failed = {}, {}
     for part in params["parts"]:
         part_ctx = CallContext(
-            idempotency_key=f"{ctx.idempotency_key}:{part['purch_no']}",
+            idempotency_key=f"{ctx.idempotency_key}:{part['purchase_order_number']}",
             instance_id=ctx.instance_id,
             actor=ctx.actor,
         )
         try:
             result = create.fn(create.load_params(part), part_ctx)
         except BusinessError as exc:
-            failed[part["purch_no"]] = f"{exc.code}: {exc.message}"
+            failed[part["purchase_order_number"]] = f"{exc.code}: {exc.message}"
             continue
-        created[part["purch_no"]] = result["sales_document"]
+        created[part["purchase_order_number"]] = result["sales_document"]
     if failed:
         raise BusinessError(
             "ERP_ORDER_REJECTED",

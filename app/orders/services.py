@@ -259,29 +259,44 @@ def split_order(order: SalesOrder) -> list[OrderPart]:
     return order.parts
 
 
-def part_payload(order: SalesOrder, part: OrderPart, customer_number: str) -> dict:
-    """What ``erp.create_sales_order`` needs for one part (conditions carry the promotions)."""
+def part_payload(order: SalesOrder, part: OrderPart, customer_number: str, doc_types: dict) -> dict:
+    """``erp.create_sales_order`` parameters for one part.
+
+    The dealer's price goes as PR00 and the promotions' discounts of each line as one RB00
+    amount, so the ERP's net value equals the platform's; gifts are free-of-charge items
+    (TANN). ``doc_types`` maps the platform's order type to the ERP's (ERP_ORDER_TYPES).
+    """
     lines = [ln for ln in order.lines if ln.part_no == part.part_no]
+    items, conditions = [], []
+    for ln in lines:
+        item_no = str(ln.line_no)
+        items.append(
+            {
+                "item_number": item_no,
+                "material": ln.material_number,
+                "quantity": ln.quantity,
+                "unit": ln.sales_unit,
+                "plant": ln.plant,
+                "item_category": "TANN" if ln.is_gift else None,
+            }
+        )
+        if ln.is_gift:
+            continue
+        conditions.append({"item_number": item_no, "type": "PR00", "value": str(ln.unit_price)})
+        discount = ln.list_amount - ln.net_amount
+        if discount > 0:
+            conditions.append({"item_number": item_no, "type": "RB00", "value": str(discount)})
     return {
-        "purch_no": part.purch_no,
+        "purchase_order_number": part.purch_no,
         "customer_number": customer_number,
-        "doc_type": part.order_type,
+        "doc_type": doc_types.get(part.order_type, part.order_type),
         "sales_org": part.sales_org,
         "distr_chan": part.distr_chan,
         "division": part.division,
-        "items": [
-            {
-                "item_no": ln.line_no,
-                "material": ln.material_number,
-                "quantity": ln.quantity,
-                "plant": ln.plant,
-                "unit": ln.sales_unit,
-                "conditions": [
-                    {"type": "ZPRM", "promotion": d["promotion"], "amount": d["amount"]} for d in ln.discounts
-                ],
-            }
-            for ln in lines
-        ],
+        "ship_to": None,
+        "requested_date": order.requested_date.isoformat() if order.requested_date else None,
+        "items": items,
+        "conditions": conditions,
     }
 
 

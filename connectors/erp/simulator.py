@@ -5,7 +5,13 @@
 - ``database``: path of the simulator's SQLite file (default ``erp-sim.db`` in the cwd);
 - ``faults``: initial fault injection, as accepted by ``POST /sim/admin/faults``;
 - ``users``: ``{user: password}``; when set, every SOAP call needs HTTP Basic auth or a
-  WS-Security UsernameToken matching one of them (else HTTP 401).
+  WS-Security UsernameToken matching one of them (else HTTP 401);
+- ``auth``: ``"basic"`` or ``"wsse"`` to accept only that kind of credentials (default: either);
+- ``clock``: initial clock settings, as accepted by ``POST /sim/admin/clock``.
+
+The clock (``GET``/``POST /sim/admin/clock``, JSON): ``advance_seconds`` moves simulator time
+forward, ``offset_seconds`` sets it, ``lead_times`` changes how long orders take to be delivered,
+goods-issued, billed and paid (see simulator_clock). Documents catch up on the next call.
 
 Fault injection (``GET``/``POST /sim/admin/faults``, JSON): ``latency_ms`` (added to every call),
 ``slow_ms`` (extra delay, to outlast client timeouts), ``fault_rate`` (0..1, share of calls
@@ -24,6 +30,8 @@ from pathlib import Path
 from flask import Flask, Response, jsonify, request
 
 from connectors.erp.simulator_bapis import dispatch
+from connectors.erp.simulator_clock import SimClock
+from connectors.erp.simulator_sales_bapis import HANDLERS as SALES_HANDLERS
 from connectors.erp.simulator_soap import SoapFault, fault, parse_request, response, username_token
 from connectors.erp.simulator_store import SimulatorStore
 
@@ -105,13 +113,14 @@ def _wsdl_for(base_url: str) -> bytes:
     return text.replace(DEFAULT_ADDRESS, base_url.rstrip("/") + SOAP_PATH).encode()
 
 
-def _authorised(users: dict | None, header) -> bool:
+def _authorised(users: dict | None, header, kind: str | None = None) -> bool:
     if not users:
         return True
     creds = None
-    if request.authorization and request.authorization.type == "basic":
+    if kind != "wsse" and request.authorization and request.authorization.type == "basic":
         creds = (request.authorization.username, request.authorization.password)
-    creds = creds or username_token(header)
+    if kind != "basic":
+        creds = creds or username_token(header)
     if creds is None or creds[0] not in users:
         return False
     return hmac.compare_digest(str(users[creds[0]]).encode(), (creds[1] or "").encode())
@@ -129,14 +138,21 @@ def _soap_call(app: Flask) -> Response:
         return Response(HOSTILE[settings["hostile"]], 200, content_type=XML)
     try:
         function, call, header = parse_request(request.get_data())
-        if not _authorised(app.config["ERP_SIM_USERS"], header):
+        if not _authorised(app.config["ERP_SIM_USERS"], header, app.config["ERP_SIM_AUTH"]):
             return Response("Unauthorized", 401, mimetype="text/plain",
                             headers={"WWW-Authenticate": 'Basic realm="SAP NetWeaver"'})
         if settings["fault_rate"] and secrets.randbelow(10**6) < settings["fault_rate"] * 10**6:
             raise SoapFault("Server", "Injected fault (simulator fault_rate)")
-        values = dispatch(function, app.extensions["erp_sim_store"], faults, call)
+        store = app.extensions["erp_sim_store"]
+        handler = SALES_HANDLERS.get(function)
+        values = (handler(store, faults, call) if handler
+                  else dispatch(function, store, faults, call))
     except SoapFault as exc:
         return Response(fault(exc.code, exc.message), 500, content_type=XML)
+    except Exception as exc:  # noqa: BLE001 - like an ABAP short dump: a fault, never a crash
+        app.logger.exception("ERP simulator: %s failed", locals().get("function", "?"))
+        return Response(fault("Server", f"Runtime error in the function module: "
+                                        f"{type(exc).__name__}"), 500, content_type=XML)
     return Response(response(function, values), 200, content_type=XML)
 
 
@@ -154,7 +170,12 @@ def create_simulator(config: dict | None = None) -> Flask:
     config = config or {}
     app = Flask("erp_simulator")
     app.config["ERP_SIM_USERS"] = config.get("users")
-    app.extensions["erp_sim_store"] = SimulatorStore(config.get("database") or "erp-sim.db")
+    app.config["ERP_SIM_AUTH"] = config.get("auth")
+    clock = SimClock()
+    clock.update(config.get("clock") or {})
+    app.extensions["erp_sim_clock"] = clock
+    app.extensions["erp_sim_store"] = SimulatorStore(config.get("database") or "erp-sim.db",
+                                                     clock)
     faults = Faults(config.get("faults"))
     app.extensions["erp_sim_faults"] = faults
 
@@ -169,5 +190,14 @@ def create_simulator(config: dict | None = None) -> Flask:
     @app.route("/sim/admin/faults", methods=["GET", "POST"])
     def admin_faults():
         return _admin_faults(faults)
+
+    @app.route("/sim/admin/clock", methods=["GET", "POST"])
+    def admin_clock():
+        if request.method == "GET":
+            return jsonify(clock.snapshot())
+        try:
+            return jsonify(clock.update(request.get_json(force=True) or {}))
+        except (TypeError, ValueError) as exc:
+            return jsonify({"error": str(exc)}), 400
 
     return app

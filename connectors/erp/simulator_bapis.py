@@ -82,6 +82,7 @@ def credit_status(store: SimulatorStore, faults, call: etree._Element) -> dict:
     area = (child_text(call, "CREDITCONTROLAREA") or "").strip()
     if kunnr in faults.blocked_customers():
         return _blocked(kunnr)
+    store.advance(store.clock.now(), store.clock.lead)
     figures = store.credit_account(kunnr, area)
     if figures is None:
         return {"RETURN": [bapiret2("E", SIM_MSG_ID, "020",

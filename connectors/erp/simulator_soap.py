@@ -65,6 +65,15 @@ def structure(element: etree._Element, name: str) -> dict[str, str]:
     return {etree.QName(child).localname: (child.text or "") for child in found}
 
 
+def table(element: etree._Element, name: str) -> list[dict[str, str]]:
+    """A table parameter (wrapper of ``<item>`` rows) as a list of {FIELD: text}."""
+    found = element.find(name)
+    if found is None:
+        return []
+    return [{etree.QName(child).localname: (child.text or "") for child in row}
+            for row in found if etree.QName(row).localname == "item"]
+
+
 def username_token(header: etree._Element | None) -> tuple[str, str] | None:
     """(user, password) of a WS-Security UsernameToken (PasswordText), if any."""
     if header is None:
@@ -118,7 +127,7 @@ def fault(code: str, message: str) -> bytes:
 def bapiret2(kind: str, msg_id: str, number: str, message: str, **extra) -> dict:
     """One RETURN row (BAPIRET2) in field order."""
     row = {"TYPE": kind, "ID": msg_id, "NUMBER": number, "MESSAGE": message[:220]}
-    for key in ("MESSAGE_V1", "MESSAGE_V2", "PARAMETER", "FIELD"):
+    for key in ("MESSAGE_V1", "MESSAGE_V2", "PARAMETER", "ROW", "FIELD"):
         if key in extra:
             row[key] = extra[key]
     return row

@@ -3,13 +3,21 @@
 Tables mirror the SAP objects the simulator answers for: KNA1 (customer), KNVV (customer per
 sales area) and KNKK (credit account per credit control area, CTLPC = risk category), plus a
 number range for KUNNR and the idempotency keys of credit limit writes (ZDF_CREDIT_LIMIT_SET).
+The sales side (orders, deliveries, billing, receivables, materials, prices) is in
+simulator_sales_store. KNKK's exposure columns hold amounts carried from before the simulator's
+own documents; the exposure answered is those plus what the documents add up to.
 """
 
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
+
+from connectors.erp.simulator_clock import SimClock
+from connectors.erp.simulator_sales_store import RANGES, SALES_SCHEMA, SalesStoreMixin
 
 FIRST_KUNNR = 100000  # new customers get 0000100000, 0000100001, …
 CREDIT_CONTROL_AREA = "1000"
@@ -36,37 +44,53 @@ KNKK_ROW = ("knkk (kunnr, kkber, klimk, open_orders, open_deliveries, open_billi
             " currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 CENT = Decimal("0.01")
 
-# The platform's demo dealers, already known to the ERP (limit 800,000 CNY, some exposure).
+# The platform's demo dealers, already known to the ERP (limit 800,000 CNY, some exposure;
+# their receivables are one open opening-balance invoice).
 DEMO_CUSTOMERS = [
     ("0000010001", "上海东方食品贸易有限公司", "上海", "31"),
     ("0000010002", "广州南粤快消品有限公司", "广州", "44"),
 ]
-DEMO_EXPOSURE = ("800000.00", "120000.00", "35000.00", "15000.00", "210000.00")
+DEMO_EXPOSURE = ("800000.00", "120000.00", "35000.00", "15000.00", "0")
+DEMO_RECEIVABLES = "210000.00"
 
 CREDIT_FIELDS = ("credit_limit", "open_orders", "open_deliveries", "open_billing", "receivables")
 
 
-class SimulatorStore:
+class SimulatorStore(SalesStoreMixin):
     """Thread-safe access to the simulator database (one connection per call)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, clock: SimClock | None = None):
         self.path = path
+        self.clock = clock or SimClock()
         self._lock = threading.Lock()
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
         with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.executescript(SCHEMA)
+            conn.executescript(SALES_SCHEMA)
             self._upgrade(conn)
             self._seed(conn)
+            self._seed_sales(conn)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed on success, always closed."""
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
+        """A pooled connection in one transaction: committed on success, rolled back on error.
+
+        Connections stay open (WAL mode: a commit appends to the log, readers never wait for
+        the writer); each is used by one request thread at a time.
+        """
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            # A test and demo tool: losing the last commits on a power cut is acceptable.
+            conn.execute("PRAGMA synchronous = NORMAL")
         try:
             with conn:
                 yield conn
         finally:
-            conn.close()
+            self._pool.put(conn)
 
     @staticmethod
     def _upgrade(conn: sqlite3.Connection) -> None:
@@ -77,12 +101,17 @@ class SimulatorStore:
 
     def _seed(self, conn: sqlite3.Connection) -> None:
         conn.execute("INSERT OR IGNORE INTO nriv VALUES ('KUNNR', ?)", (FIRST_KUNNR,))
+        for name, start in RANGES.items():
+            conn.execute("INSERT OR IGNORE INTO nriv VALUES (?, ?)", (name, start))
         for kunnr, name, city, region in DEMO_CUSTOMERS:
             conn.execute("INSERT OR IGNORE INTO kna1 (kunnr, name1, city, country, region, langu)"
                          " VALUES (?, ?, ?, 'CN', ?, '1')", (kunnr, name, city, region))
             conn.execute("INSERT OR IGNORE INTO knvv VALUES (?, ?, ?, ?)", (kunnr, *SALES_AREA))
-            conn.execute("INSERT OR IGNORE INTO " + KNKK_ROW,
-                         (kunnr, CREDIT_CONTROL_AREA, *DEMO_EXPOSURE, "CNY"))
+            fresh = conn.execute("INSERT OR IGNORE INTO " + KNKK_ROW,
+                                 (kunnr, CREDIT_CONTROL_AREA, *DEMO_EXPOSURE, "CNY")).rowcount
+            if fresh:
+                self._seed_opening_item(conn, kunnr, DEMO_RECEIVABLES,
+                                        datetime.now(UTC).replace(tzinfo=None, microsecond=0))
 
     def create_customer(self, data: dict, sales_area: tuple, key: str | None) -> tuple[str, bool]:
         """Insert a customer (KNA1 + KNVV + an empty KNKK); (kunnr, created).
@@ -113,12 +142,12 @@ class SimulatorStore:
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM knkk WHERE kunnr = ? AND kkber = ?",
                                (kunnr, kkber)).fetchone()
-        if row is None:
-            return None
-        figures = dict(zip(CREDIT_FIELDS, (Decimal(row["klimk"]), Decimal(row["open_orders"]),
-                                           Decimal(row["open_deliveries"]),
-                                           Decimal(row["open_billing"]),
-                                           Decimal(row["receivables"])), strict=True))
+            if row is None:
+                return None
+            docs = self._document_exposure(conn, kunnr, kkber)
+        figures = {"credit_limit": Decimal(row["klimk"])}
+        for name in CREDIT_FIELDS[1:]:
+            figures[name] = Decimal(row[name]) + docs[name]
         figures["currency"], figures["risk_category"] = row["currency"], row["ctlpc"]
         return figures
 

@@ -124,7 +124,7 @@ class ErpClient:
         started = time.perf_counter()
         try:
             result = self._invoke(function, params)
-            _raise_on_error_rows(result["RETURN"])
+            raise_on_error_rows(result["RETURN"])
             return result
         except BusinessError as exc:
             exchange.outcome, exchange.error = "business_error", f"{exc.code}: {exc.message}"
@@ -141,7 +141,7 @@ class ErpClient:
 
     def _invoke(self, function: str, params: dict) -> dict:
         try:
-            raw = getattr(self.service, function)(**params)
+            raw = getattr(self.service, function)(**to_soap(params))
         except requests.Timeout:
             raise ConnectorError(f"ERP {function} timed out after {self.settings.timeout} s "
                                  f"({self.settings.url})") from None
@@ -161,12 +161,28 @@ class ErpClient:
             # CURR amount): zeep raises the plain Python conversion error.
             raise ConnectorError(f"ERP call {function} answered a value that does not fit the "
                                  f"WSDL: {type(exc).__name__}") from None
-        result = dict(serialize_object(raw, dict) or {})
-        result["RETURN"] = list((result.get("RETURN") or {}).get("item") or [])
-        return result
+        return from_soap(dict(serialize_object(raw, dict) or {}))
 
 
-def _raise_on_error_rows(rows: list[dict]) -> None:
+def to_soap(params: dict) -> dict:
+    """RFC-shaped parameters (tables as lists of rows) as zeep wants them (``{"item": rows}``)."""
+    return {name: {"item": value} if isinstance(value, list) else value
+            for name, value in params.items()}
+
+
+def from_soap(result: dict) -> dict:
+    """A zeep response in the RFC shape: every ``<item>`` table a list of plain dicts."""
+    plain = {}
+    for name, value in result.items():
+        if isinstance(value, dict) and set(value) == {"item"}:
+            value = [dict(row) for row in value["item"] or []]
+        plain[name] = value
+    plain["RETURN"] = list(plain.get("RETURN") or [])
+    return plain
+
+
+def raise_on_error_rows(rows: list[dict]) -> None:
+    """E/A rows of a BAPIRET2 table → BusinessError (shared by the SOAP and RFC transports)."""
     errors = [r for r in rows if (r.get("TYPE") or "").upper() in ("E", "A")]
     if not errors:
         return

@@ -108,6 +108,7 @@ def test_review_then_credit_check_passes_and_the_order_is_split(api, catalogue, 
 
 
 def test_an_order_beyond_the_credit_goes_to_finance_who_may_release_it(api, catalogue, sim):
+    _as_erp_materials(catalogue)
     dealer = api("dealer_east")
     available = Decimal(dealer.get("/api/v1/credit").json["available"])
     limit = Decimal(dealer.get("/api/v1/credit").json["credit_limit"])
@@ -133,7 +134,8 @@ def test_an_order_beyond_the_credit_goes_to_finance_who_may_release_it(api, cata
     )
     run_due_jobs("test")
     released = dealer.get(f"/api/v1/orders/{order['id']}").json
-    assert released["status"] == "approved" and len(released["parts"]) == 1
+    assert released["status"] == "in_erp" and len(released["parts"]) == 1
+    assert [e["kind"] for e in released["timeline"]][-2:] == ["split", "erp_orders"]
 
 
 def test_customer_service_rejection_ends_the_order_with_the_reason(api, catalogue):
@@ -146,3 +148,55 @@ def test_customer_service_rejection_ends_the_order_with_the_reason(api, catalogu
     assert detail["timeline"][-1]["kind"] == "rejected" and detail["timeline"][-1]["note"] == "重复下单"
     after = dealer.get("/api/v1/credit")
     assert after.status_code == 200
+
+
+def _as_erp_materials(catalogue):
+    """Give the test products the simulator's material numbers (cola and iced tea)."""
+    from app.catalog.models import Product
+
+    db.session.get(Product, catalogue["FG-COLA-330"]).material_number = "DF-BV-1001"
+    db.session.get(Product, catalogue["FG-TEA-500"]).material_number = "DF-BV-3001"
+    db.session.commit()
+
+
+def test_an_approved_order_becomes_one_erp_sales_order_per_part(api, catalogue, sim):
+    _as_erp_materials(catalogue)
+    dealer = api("dealer_east")
+    order = _order(dealer, catalogue).json
+    _complete(api("cs"), "cs_review", decision="approve")
+    run_due_jobs("test")
+    detail = dealer.get(f"/api/v1/orders/{order['id']}").json
+    assert detail["status"] == "in_erp", detail["timeline"]
+    [part] = detail["parts"]
+    assert len(part["erp_order_number"]) == 10 and part["status"] == "in_erp"
+    messages = api("admin").get("/api/v1/erp/messages").json
+    assert any(m["operation"] == "erp.create_sales_order" for m in messages)
+    assert detail["timeline"][-1]["kind"] == "erp_orders"
+
+
+def test_a_part_the_erp_rejects_goes_to_customer_service_the_others_stand(api, catalogue, sim):
+    from app.catalog.models import Product
+
+    db.session.get(Product, catalogue["FG-COLA-330"]).material_number = "DF-BV-1001"
+    db.session.commit()  # the tea keeps a material number the ERP does not know
+    dealer = api("dealer_east")
+    order = _order(dealer, catalogue).json
+    _complete(api("cs"), "cs_review", decision="approve")
+    run_due_jobs("test")
+    detail = dealer.get(f"/api/v1/orders/{order['id']}").json
+    [part] = detail["parts"]
+    assert detail["status"] == "erp_error" and part["status"] == "erp_error"
+    assert "FG-TEA-500" in part["erp_error"]
+    cs = api("cs")
+    [task] = [t for t in cs.get("/api/v1/tasks?scope=group").json if t["bpmn_id"] == "fix_erp"]
+    cs.post(f"/api/v1/tasks/{task['id']}/claim")
+    assert (
+        cs.post(
+            f"/api/v1/tasks/{task['id']}/complete",
+            json={"data": {"decision": "cancel", "comment": "物料停产"}},
+        ).status_code
+        == 200
+    )
+    run_due_jobs("test")
+    final = dealer.get(f"/api/v1/orders/{order['id']}").json
+    assert final["status"] == "cancelled" and final["parts"][0]["status"] == "cancelled"
