@@ -33,6 +33,8 @@ class Config:
     JOB_BACKOFF_SECONDS = 10
     JOB_LOCK_SECONDS = 120
     WORKER_POLL_SECONDS = 1.0
+    # Remote connector calls (ERP, SMS …) a worker runs at once, each in its own thread.
+    WORKER_CONCURRENCY = 8
     # Sandboxed scripts: wall-clock budget per script or condition.
     SCRIPT_TIMEOUT_SECONDS = 1.0
     # UI languages.

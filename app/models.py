@@ -6,5 +6,5 @@ from app.dealers.models import Dealer, DealerAddress, DealerBankAccount, DealerL
 from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
-from app.jobs.models import Incident, Job  # noqa: F401
+from app.jobs.models import Incident, Job, PeriodicRun  # noqa: F401
 from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401

@@ -37,6 +37,35 @@ def _model(pid: str, op: str, params: str) -> bytes:
     return MODEL.replace("PID", pid).replace("OP", op).replace("PARAMS", params).encode()
 
 
+def _start_simulator(tmp: Path, server: str = "werkzeug") -> tuple[str, subprocess.Popen]:
+    """The simulator in its own process (no shared GIL).
+
+    ``werkzeug``: as `flask erp-sim` serves it (threaded; a new connection per call, since the
+    werkzeug server always closes). ``gunicorn``: the same app under gunicorn's threaded worker
+    with keep-alive, the way a SAP ICM endpoint keeps connections open.
+    """
+    from connectors.erp.simulator import SOAP_PATH
+
+    port = c.free_port()
+    factory = f"connectors.erp.simulator:create_simulator({{'database': '{tmp / 'sim.db'}'}})"
+    if server == "gunicorn":
+        cmd = [c.GUNICORN, "--bind", f"127.0.0.1:{port}", "--worker-class", "gthread",
+               "--workers", "1", "--threads", "16", "--keep-alive", "30", "--log-level",
+               "warning", factory]
+    else:
+        cmd = [sys.executable, "-c", SIMULATOR, str(port), str(tmp / "sim.db")]
+    proc = subprocess.Popen(cmd, cwd=c.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if requests.get(base + "/sap/bc/srt/wsdl", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    return base + SOAP_PATH, proc
+
+
 SIMULATOR = """
 import sys
 from werkzeug.serving import run_simple
@@ -44,23 +73,6 @@ from connectors.erp.simulator import create_simulator
 run_simple("127.0.0.1", int(sys.argv[1]), create_simulator({"database": sys.argv[2]}),
            threaded=True)
 """
-
-
-def _start_simulator(tmp: Path) -> tuple[str, subprocess.Popen]:
-    """The simulator in its own process, as `flask erp-sim` runs it (no shared GIL)."""
-    from connectors.erp.simulator import SOAP_PATH
-
-    port = c.free_port()
-    proc = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(port), str(tmp / "sim.db")],
-                            cwd=c.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(base + "/sap/bc/srt/wsdl", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    return base + SOAP_PATH, proc
 
 
 def _queue_and_drain(app, pid: str, n: int) -> float:
