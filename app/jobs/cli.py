@@ -63,7 +63,9 @@ def drain_cmd(idle, worker_id):
     """Work the job queue like `flask worker` until it stays empty, then exit."""
     from app.core import web
     from app.jobs.services import run_due_jobs
+    from app.jobs.worker import quiet_engine_logs
 
+    quiet_engine_logs()
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     web.write_intent.set(True)
     total, quiet_since = 0, time.monotonic()

@@ -65,9 +65,16 @@ def configure(scheduler: BaseScheduler, app, worker_id: str) -> None:
                           misfire_grace_time=max(1, int(seconds // 2)))
 
 
+def quiet_engine_logs() -> None:
+    """The engine logs every task state change at INFO: thousands of lines a minute in a busy
+    worker, and a measurable share of its CPU. Warnings and errors still show."""
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+
+
 def run_worker(once: bool = False, worker_id: str | None = None) -> None:
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     app = current_app._get_current_object()
+    quiet_engine_logs()
     if once:
         tick(worker_id)
         return
