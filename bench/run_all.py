@@ -21,6 +21,8 @@ BENCHES = [
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
+    ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
+    ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
 ]
 
 
