@@ -32,7 +32,11 @@ class Config:
     JOB_MAX_ATTEMPTS = 5
     JOB_BACKOFF_SECONDS = 10
     JOB_LOCK_SECONDS = 120
-    WORKER_POLL_SECONDS = 1.0
+    # An idle worker looks for due jobs and timers this often: the share of the poll interval
+    # in "last approval → ERP call" (bench/bench_erp_latency.py); a poll is two indexed reads.
+    WORKER_POLL_SECONDS = 0.2
+    # Remote connector calls (ERP, SMS …) a worker runs at once, each in its own thread.
+    WORKER_CONCURRENCY = 8
     # Sandboxed scripts: wall-clock budget per script or condition.
     SCRIPT_TIMEOUT_SECONDS = 1.0
     # UI languages.

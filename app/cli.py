@@ -118,3 +118,6 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(erp_sim_cmd)
     app.cli.add_command(erp_cli)
+    from app.jobs.cli import jobs_cli
+
+    app.cli.add_command(jobs_cli)

@@ -13,7 +13,7 @@ from app.dealers.models import Dealer, DealerAddress, DealerBankAccount, DealerL
 from app.engine.models import ProcessInstance, ProcessVersion, TimerStartSlot  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
-from app.jobs.models import Incident, Job  # noqa: F401
+from app.jobs.models import Incident, Job, PeriodicRun  # noqa: F401
 from app.notify.models import Notification, OutboxMessage  # noqa: F401
 from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder  # noqa: F401
 from app.promotions.models import GiftStock, Promotion, PromotionUsage  # noqa: F401

@@ -25,6 +25,8 @@ BENCHES = [
     ("catalog", "bench_catalog.py", "Catalogue page with 5,000 products"),
     ("messages", "bench_messages.py", "Message delivery: correlation keys vs business key"),
     ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
+    ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
+    ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
 ]
 
 

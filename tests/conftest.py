@@ -175,7 +175,7 @@ def admission_data(upload_png):
             "bank_account": "6225880212345678",
             "shipping_addresses": [{"address": "杭州市西湖区文三路 1 号", "receiver": "王五",
                                     "phone": "13700001111"}],
-            "business_licence": upload_png(),
+            "business_licence": overrides.pop("business_licence", None) or upload_png(),
         }
         data.update(overrides)
         return data

@@ -6,6 +6,7 @@ from sqlalchemy import insert, select
 from app.core.models import utcnow
 from app.erp.models import ErpMessage
 from app.extensions import db
+from app.jobs.deferred import defer_insert
 from connectors.erp.soap import Exchange
 
 
@@ -14,6 +15,8 @@ def log_exchange(exchange: Exchange, *, operation: str, idempotency_key: str | N
     """Store one (already redacted) exchange in its own transaction.
 
     The log survives when the job's transaction rolls back (a failed call is worth keeping).
+    Inside a worker's pool thread the row is handed to the worker instead, which writes it in
+    the transaction that records the call's outcome (see ``app.jobs.deferred``).
     """
     values = {"created_at": utcnow(), "operation": operation, "function": exchange.function,
               "url": exchange.url[:500], "idempotency_key": idempotency_key,
@@ -22,6 +25,8 @@ def log_exchange(exchange: Exchange, *, operation: str, idempotency_key: str | N
               "request_headers": orjson.dumps(exchange.request_headers).decode(),
               "request_xml": exchange.request_xml, "response_xml": exchange.response_xml,
               "error": exchange.error}
+    if defer_insert(ErpMessage.__table__, values):
+        return  # a worker call: the worker writes it with the job's outcome
     with db.engine.begin() as conn:
         conn.execute(insert(ErpMessage).values(**values))
 

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model, utcnow
@@ -41,3 +41,19 @@ class Incident(Model):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PeriodicRun(Model):
+    """One run of a periodic job: the unique (name, slot_start) lets one worker win a slot."""
+
+    __tablename__ = "periodic_run"
+    __table_args__ = (UniqueConstraint("name", "slot_start", name="uq_periodic_run_slot"),)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    slot_start: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    trigger: Mapped[str] = mapped_column(String(20), default="schedule", nullable=False)
+    worker_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), default="running", nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,24 +1,33 @@
 """Service-task jobs: created with the instance's state, claimed and run by the worker."""
 
 import logging
+import threading
 import traceback
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Conflict, NotFound
 from app.core.models import utcnow
 from app.engine import runtime
 from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
+from app.jobs import deferred
 from app.jobs.models import Incident, Job
 from connectors.registry import BusinessError, CallContext, registry
 
 log = logging.getLogger(__name__)
+
+# Times a result is applied again when the instance's optimistic lock refuses it (409).
+APPLY_ATTEMPTS = 5
 
 
 def _json(value) -> str:
@@ -48,27 +57,50 @@ def sync_jobs(instance: ProcessInstance, workflow) -> list[Job]:
     return jobs
 
 
-def claim_next(worker_id: str) -> Job | None:
-    """Lease one due job (or one whose lease expired); committed before the job runs."""
+def _due_clause(now):
+    return or_((Job.status == "pending") & (Job.due_at <= now),
+               (Job.status == "running") & (Job.locked_until < now))
+
+
+_CLAIM = (update(Job.__table__)
+          .where(Job.__table__.c.id.in_(bindparam("ids", expanding=True)))
+          .values(status="running", locked_by=bindparam("worker"),
+                  locked_until=bindparam("lease"), attempts=Job.__table__.c.attempts + 1,
+                  updated_at=bindparam("now")))
+
+
+def claim_batch(worker_id: str, size: int) -> list[Job]:
+    """Lease up to ``size`` due jobs (or jobs whose lease expired) in one short transaction.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent workers claim disjoint sets. SQLite:
+    the transaction is ``BEGIN IMMEDIATE`` (one writer at a time). Committed before any runs.
+    """
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["JOB_LOCK_SECONDS"])
-    due = or_((Job.status == "pending") & (Job.due_at <= now),
-              (Job.status == "running") & (Job.locked_until < now))
-    stmt = select(Job).where(due).order_by(Job.due_at, Job.id).limit(1)
+    stmt = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    job = db.session.scalar(stmt)
-    if job is None:
+    ids = list(sql.execute(stmt).scalars())
+    if not ids:
         db.session.rollback()
-        return None
-    job.status, job.locked_by, job.locked_until = "running", worker_id, lease
-    job.attempts += 1
-    job.updated_at = now
+        return []
+    sql.execute(_CLAIM, {"ids": ids, "worker": worker_id, "lease": lease, "now": now})
+    jobs = list(db.session.scalars(select(Job).where(Job.id.in_(ids))
+                                   .order_by(Job.due_at, Job.id)
+                                   .execution_options(populate_existing=True)))
     db.session.commit()
-    return job
+    return jobs
+
+
+def claim_next(worker_id: str) -> Job | None:
+    """Lease one due job (or one whose lease expired); committed before the job runs."""
+    jobs = claim_batch(worker_id, 1)
+    return jobs[0] if jobs else None
 
 
 def _apply_result(job: Job, result: dict) -> None:
+    # A copy cached from an earlier transaction may be stale: its lock then refuses the save
+    # (409) and the apply runs again after the rollback has expired it.
     instance = db.session.get(ProcessInstance, job.instance_id)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)
@@ -82,7 +114,7 @@ def _apply_result(job: Job, result: dict) -> None:
 
 def _business_error(job: Job, exc: BusinessError) -> bool:
     """Throw a BPMN error event at the task; False when no boundary event catches it."""
-    instance = db.session.get(ProcessInstance, job.instance_id)
+    instance = db.session.get(ProcessInstance, job.instance_id, populate_existing=True)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)
     if not runtime.throw_error(workflow, task, exc.code, exc.payload | {"message": exc.message}):
@@ -92,38 +124,159 @@ def _business_error(job: Job, exc: BusinessError) -> bool:
     return True
 
 
+def _still_ours(job: Job) -> bool:
+    """Re-read the job: False when its lease was taken over by another worker meanwhile."""
+    mine = job.locked_by
+    fresh = db.session.get(Job, job.id, populate_existing=True)
+    return fresh is not None and fresh.status == "running" and fresh.locked_by == mine
+
+
+_MARK_DONE = (update(Job.__table__)
+              .where(Job.__table__.c.id == bindparam("w_id"),
+                     Job.__table__.c.status == "running",
+                     Job.__table__.c.locked_by == bindparam("w_locked_by"))
+              .values({name: bindparam(f"s_{name}") for name in
+                       ("status", "result", "locked_by", "locked_until", "updated_at")}))
+
+
+def _mark_done(job: Job, result) -> bool:
+    """Finish the job if this worker still holds its lease (guarded UPDATE, no ORM flush)."""
+    values = {"status": "done", "result": _json(result), "locked_by": None,
+              "locked_until": None, "updated_at": utcnow()}
+    done = sql.execute(_MARK_DONE, {"w_id": job.id, "w_locked_by": job.locked_by,
+                                    **sql.bind("s", values)})
+    if done.rowcount != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(job, name, value)
+    return True
+
+
+@dataclass
+class CallOutcome:
+    """What a remote call produced, carried from the pool thread to the worker's thread."""
+
+    kind: str  # ok | business | error
+    value: object  # the result dict, or the exception
+    writes: list = field(default_factory=list)  # deferred inserts (the ERP message log)
+
+
+def call_remote(app, op, params: dict, ctx: CallContext) -> CallOutcome:
+    """Run one remote operation (in a pool thread): no transaction of the worker is open.
+
+    Log rows the adapter defers come back in the outcome; anything else the operation wrote
+    through its own session is committed here when it succeeded.
+    """
+    with app.app_context(), deferred.collect() as writes:
+        try:
+            result = op.fn(params, ctx)
+            db.session.commit()
+            return CallOutcome("ok", result, writes)
+        except BusinessError as exc:
+            db.session.rollback()
+            return CallOutcome("business", exc, writes)
+        except Exception as exc:  # noqa: BLE001 - every technical failure retries or is an incident
+            db.session.rollback()
+            return CallOutcome("error", exc, writes)
+
+
+def _prepare(job: Job):
+    """The job's operation and loaded parameters; raises for unknown ops or bad params."""
+    op = registry.get(job.operation)
+    if op is None:
+        raise LookupError(f"Unknown operation {job.operation}")
+    return op, op.load_params(orjson.loads(job.params))
+
+
+def _context(job: Job) -> CallContext:
+    return CallContext(idempotency_key=job.idempotency_key, instance_id=job.instance_id)
+
+
 def run_job(job: Job) -> str:
     """Run one claimed job to its end state: done, retry, or incident. Commits."""
-    op = registry.get(job.operation)
-    ctx = CallContext(idempotency_key=job.idempotency_key, instance_id=job.instance_id)
     try:
-        if op is None:
-            raise LookupError(f"Unknown operation {job.operation}")
-        params = op.load_params(orjson.loads(job.params))
-        if op.internal:
-            result = op.fn(params, ctx)
-        else:
-            db.session.commit()  # never hold a transaction open across a remote call
-            result = op.fn(params, ctx)
-        job.result = _json(result)
-        _apply_result(job, result or {})
-        job.status, job.locked_by, job.locked_until = "done", None, None
-        record("worker", "job.completed", target_type="job", target_id=job.id,
-               instance_id=job.instance_id, details={"operation": job.operation})
-        db.session.commit()
-        return "done"
-    except BusinessError as exc:
-        db.session.rollback()
-        return _after_business_error(job, exc)
-    except Exception as exc:  # noqa: BLE001 - every technical failure retries or becomes an incident
+        op, params = _prepare(job)
+    except Exception as exc:  # noqa: BLE001 - unknown operation or parameters the schema rejects
         db.session.rollback()
         return _after_failure(job, exc)
+    if not op.internal:
+        db.session.commit()  # never hold a transaction open across a remote call
+        outcome = call_remote(current_app._get_current_object(), op, params, _context(job))
+        return finish(job, outcome)
+    for _ in range(APPLY_ATTEMPTS):
+        try:
+            result = op.fn(params, _context(job))  # internal: inside the job's transaction
+            return _complete(job, result, [])
+        except Conflict:
+            db.session.rollback()  # the instance moved on meanwhile: run it again on fresh state
+        except BusinessError as exc:
+            db.session.rollback()
+            return _after_business_error(job, exc, [])
+        except Exception as exc:  # noqa: BLE001 - every technical failure retries or is an incident
+            db.session.rollback()
+            return _after_failure(job, exc)
+    return _after_failure(job, Conflict("The instance kept changing while the job applied"))
 
 
-def _after_business_error(job: Job, exc: BusinessError) -> str:
-    job = db.session.get(Job, job.id)
-    if _business_error(job, exc):
+def finish(job: Job, outcome: CallOutcome) -> str:
+    """Apply a remote call's outcome in the worker's thread; the remote call is never repeated.
+
+    The instance's optimistic lock may refuse the apply (another transaction saved it first):
+    the apply is retried on the fresh state, up to ``APPLY_ATTEMPTS`` times.
+    """
+    if outcome.kind == "business":
+        return _after_business_error(job, outcome.value, outcome.writes)
+    if outcome.kind == "error":
+        return _after_failure(job, outcome.value, outcome.writes)
+    for _ in range(APPLY_ATTEMPTS):
+        try:
+            return _complete(job, outcome.value, outcome.writes)
+        except Conflict:
+            db.session.rollback()
+        except Exception as exc:  # noqa: BLE001 - e.g. a script after the task failed
+            db.session.rollback()
+            return _after_failure(job, exc, outcome.writes)
+    return _after_failure(job, Conflict("The instance kept changing while the job applied"),
+                          outcome.writes)
+
+
+def _complete(job: Job, result, writes: list) -> str:
+    if not _mark_done(job, result):
+        db.session.rollback()
+        return _lost(job, writes)
+    deferred.write(writes)
+    _apply_result(job, result or {})
+    record("worker", "job.completed", target_type="job", target_id=job.id,
+           instance_id=job.instance_id, details={"operation": job.operation})
+    db.session.commit()
+    return "done"
+
+
+def _lost(job: Job, writes: list) -> str:
+    """Another worker took the lease over (this one was too slow): keep only the log rows."""
+    log.warning("job %s: lease lost to another worker; result not applied here", job.id)
+    if writes:
+        deferred.write(writes)
+        db.session.commit()
+    return "lost"
+
+
+def _after_business_error(job: Job, exc: BusinessError, writes: list) -> str:
+    for _ in range(APPLY_ATTEMPTS):
+        if not _still_ours(job):
+            db.session.rollback()
+            return _lost(job, writes)
+        job = db.session.get(Job, job.id)
+        deferred.write(writes)
+        try:
+            caught = _business_error(job, exc)
+        except Conflict:
+            db.session.rollback()
+            continue
+        if not caught:
+            break
         job.status, job.last_error = "done", f"business error {exc.code}: {exc.message}"
+        job.locked_by = job.locked_until = None
         record("worker", "job.business_error", target_type="job", target_id=job.id,
                instance_id=job.instance_id, details={"code": exc.code, "message": exc.message})
         db.session.commit()
@@ -131,12 +284,17 @@ def _after_business_error(job: Job, exc: BusinessError) -> str:
     return _to_incident(job, f"Business error {exc.code} not caught by the model: {exc.message}")
 
 
-def _after_failure(job: Job, exc: Exception) -> str:
+def _after_failure(job: Job, exc: Exception, writes: list | None = None) -> str:
+    if not _still_ours(job):
+        db.session.rollback()
+        return _lost(job, writes or [])
     job = db.session.get(Job, job.id)
+    deferred.write(writes or [])
     message = f"{type(exc).__name__}: {exc}"
     log.warning("job %s (%s) failed: %s", job.id, job.operation, message)
     if job.attempts >= job.max_attempts:
-        return _to_incident(job, message + "\n" + traceback.format_exc(limit=5))
+        trace = "".join(traceback.format_exception(exc, limit=5))
+        return _to_incident(job, message + "\n" + trace)
     delay = current_app.config["JOB_BACKOFF_SECONDS"] * (2 ** (job.attempts - 1))
     job.status, job.last_error = "pending", message
     job.due_at = utcnow() + timedelta(seconds=delay)
@@ -158,16 +316,77 @@ def _to_incident(job: Job, message: str) -> str:
     return "incident"
 
 
-def run_due_jobs(worker_id: str = "inline", limit: int = 100) -> int:
-    """Claim and run due jobs until none is left (or ``limit``); return how many ran."""
-    count = 0
-    while count < limit:
-        job = claim_next(worker_id)
-        if job is None:
-            break
-        run_job(job)
-        count += 1
-    return count
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One long-lived pool per size: its threads keep their ERP clients (one per thread)."""
+    with _pools_lock:
+        if size not in _pools:
+            _pools[size] = ThreadPoolExecutor(size, thread_name_prefix="job-call")
+        return _pools[size]
+
+
+def run_due_jobs(worker_id: str = "inline", limit: int = 100,
+                 concurrency: int | None = None) -> int:
+    """Claim and run due jobs until none is left (or ``limit``); return how many ran.
+
+    Remote operations run in a pool of ``concurrency`` threads (``WORKER_CONCURRENCY``); jobs
+    are claimed in batches as threads free up, and every database write (claims, applying a
+    result, continuing the instance, the ERP message log) stays on this thread, one short
+    transaction each. Internal operations run here, inside their job's transaction.
+    """
+    concurrency = concurrency or int(current_app.config["WORKER_CONCURRENCY"])
+    if concurrency <= 1:
+        count = 0
+        while count < limit:
+            job = claim_next(worker_id)
+            if job is None:
+                break
+            run_job(job)
+            count += 1
+        return count
+    app, pool = current_app._get_current_object(), _pool(concurrency)
+    wait_limit = float(current_app.config["JOB_LOCK_SECONDS"])
+    inflight: dict[Future, Job] = {}
+    claimed = finished = 0
+    queue_empty = False
+    while True:
+        free = concurrency - len(inflight)
+        if not queue_empty and claimed < limit and free >= max(1, concurrency // 2):
+            jobs = claim_batch(worker_id, min(free, limit - claimed))
+            claimed += len(jobs)
+            queue_empty = not jobs
+            for job in jobs:
+                op = registry.get(job.operation)
+                if op is None or op.internal:
+                    run_job(job)
+                    finished += 1
+                    continue
+                try:
+                    params = op.load_params(orjson.loads(job.params))
+                except Exception as exc:  # noqa: BLE001 - parameters the schema rejects
+                    db.session.rollback()
+                    _after_failure(job, exc)
+                    finished += 1
+                    continue
+                inflight[pool.submit(call_remote, app, op, params, _context(job))] = job
+            if jobs:
+                continue
+        if not inflight:
+            if queue_empty or claimed >= limit:
+                return finished
+            continue
+        done, _ = wait(inflight, timeout=wait_limit, return_when=FIRST_COMPLETED)
+        if not done:  # connector timeouts should prevent this; the leases will expire
+            log.error("worker %s: %d calls outlasted the job lease; leaving them", worker_id,
+                      len(inflight))
+            return finished
+        for future in done:
+            finish(inflight.pop(future), future.result())
+            finished += 1
+        queue_empty = False
 
 
 def list_incidents(status: str | None = "open"):

@@ -11,6 +11,7 @@
   to the caller's ``on_exchange`` callback for the message log.
 """
 
+import os
 import re
 import threading
 import time
@@ -99,12 +100,29 @@ def _zeep_settings() -> Settings:
                     xml_huge_tree=False, raw_response=False)
 
 
+def _session_for(url: str) -> requests.Session:
+    """A session whose environment (proxies, CA bundle, .netrc) is read once, not per call.
+
+    requests re-reads the proxy environment on every request of a ``trust_env`` session, which
+    costs more than the SOAP serialisation of a small BAPI call; the values cannot change while
+    the process runs. The session belongs to one client, and clients are kept per thread.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    netrc = requests.utils.get_netrc_auth(url)
+    if netrc:
+        session.auth = netrc
+    session.trust_env = False
+    return session
+
+
 class ErpClient:
     """Calls the BAPIs of the shipped WSDL at ``settings.url``."""
 
     def __init__(self, settings: ErpSettings):
         self.settings = settings
-        session = requests.Session()
+        session = _session_for(settings.url)
         wsse = None
         if settings.user and settings.auth == "wsse":
             wsse = UsernameToken(settings.user, settings.password or "")

@@ -1,12 +1,20 @@
 """ERP down while admissions reach the ERP step, then back: nothing lost, nothing doubled."""
 
+from sqlalchemy import select
+
+from app.core.models import User
 from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.jobs.models import Incident
 from app.jobs.services import run_due_jobs
+from app.tasks.models import HumanTask
+from app.tasks.services import claim_task, complete_task, start_instance
 from connectors.erp.simulator_store import DEMO_CUSTOMERS
+from tests.conftest import PG_URL
 
-N = 12
+# Admissions reaching the ERP step during the outage: 200 on PostgreSQL (as in production),
+# fewer on the embedded SQLite to keep the default suite quick; the code path is the same.
+N = 200 if PG_URL else 24
 
 
 def _approve(client, task_id, **data):
@@ -16,20 +24,36 @@ def _approve(client, task_id, **data):
     assert r.status_code == 200, r.json
 
 
+def _approve_all(bpmn_id: str, username: str, **data) -> None:
+    """Approve every open ``bpmn_id`` task through the task services, one transaction each."""
+    user = User.by_username(username)
+    tasks = db.session.scalars(select(HumanTask).where(HumanTask.bpmn_id == bpmn_id,
+                                                       HumanTask.status == "open")).all()
+    for task in tasks:
+        claim_task(task, user)
+        complete_task(task, user, {"decision": "approve", "comment": "ok"} | data)
+        db.session.commit()
+
+
 def test_erp_outage_becomes_incidents_then_every_admission_finishes_once(app, api, admission_data,
                                                                          sim):
-    applicant, mgr, fin, admin = api("applicant"), api("mgr_east"), api("finance"), api("admin")
-    ids = [applicant.post("/api/v1/processes/dealer_admission/instances",
-                          json={"data": admission_data(level="C")}).json["id"] for _ in range(N)]
-    for task in mgr.get("/api/v1/tasks?scope=group&limit=200").json:
-        _approve(mgr, task["id"])
-    for task in fin.get("/api/v1/tasks?scope=group&limit=200").json:
-        _approve(fin, task["id"], approved_credit_limit="100000", payment_terms="net30")
+    """Admissions are started and approved through the services (the HTTP path is covered
+    elsewhere); incidents are listed and retried through the admin API."""
+    admin = api("admin")
+    applicant, licence = User.by_username("applicant"), admission_data()["business_licence"]
+    ids = []
+    for _ in range(N):
+        ids.append(start_instance("dealer_admission", applicant,
+                                  admission_data(level="C", business_licence=licence)).id)
+        db.session.commit()
+    _approve_all("manager_review", "mgr_east")
+    _approve_all("finance_review", "finance", approved_credit_limit="100000",
+                 payment_terms="net30")
 
     sim.faults(down=True)
     app.config["JOB_MAX_ATTEMPTS"] = 3
     try:
-        run_due_jobs("w1", limit=1000)  # archives succeed, every ERP call fails 3 times
+        run_due_jobs("w1", limit=100_000)  # archives succeed, every ERP call fails 3 times
     finally:
         app.config["JOB_MAX_ATTEMPTS"] = 5
     db.session.expire_all()
@@ -41,7 +65,7 @@ def test_erp_outage_becomes_incidents_then_every_admission_finishes_once(app, ap
     sim.faults(down=False)
     for incident in incidents:
         assert admin.post(f"/api/v1/incidents/{incident['id']}/retry").status_code == 200
-    run_due_jobs("w1", limit=1000)
+    run_due_jobs("w1", limit=100_000)
     db.session.expire_all()
     assert admin.get("/api/v1/incidents").json == []
     assert {i.status for i in db.session.query(Incident)} == {"retried"}
