@@ -4,12 +4,19 @@ from flask_smorest import Blueprint
 
 from app.core.auth import api_user, require_api
 from app.core.schemas import DataRequest
-from app.tasks import services
+from app.tasks import operations, services
 from app.tasks.schemas import (
+    ActionRequest,
+    AddSignersRequest,
+    BatchCompleteRequest,
+    BatchResponseSchema,
     InstanceSchema,
+    RejectRequest,
+    ReturnRequest,
     TaskDetailSchema,
     TaskListQuery,
     TaskSchema,
+    UserActionRequest,
 )
 
 blp = Blueprint("tasks_api", __name__, description="Human tasks")
@@ -29,7 +36,9 @@ def list_tasks(query):
 @require_api()
 def get_task(task_id):
     """One task with the instance's current data and the task's form definition."""
-    task = services.get_task_for(task_id, api_user())
+    user = api_user()
+    task = services.get_task_for(task_id, user)
+    operations.mark_opened(task, user)
     return services.task_for_api(task)
 
 
@@ -59,4 +68,108 @@ def complete(body, task_id):
     """Complete a task with its form data; 422 per field, 409 if already done."""
     user = api_user()
     instance = services.complete_task(services.get_task_for(task_id, user), user, body["data"])
+    return services.instance_for_api(instance)
+
+
+# --- Approval operations ---------------------------------------------------------------
+
+def _held(task_id: int):
+    user = api_user()
+    return services.get_task_for(task_id, user), user
+
+
+@blp.route("/tasks/<int:task_id>/transfer", methods=["POST"])
+@blp.arguments(UserActionRequest)
+@blp.response(200, TaskSchema)
+@require_api()
+def transfer(body, task_id):
+    """转交: hand the task to another user for good; returns the new task."""
+    task, user = _held(task_id)
+    return operations.transfer(task, user, body["user"], body["comment"], body["attachments"])
+
+
+@blp.route("/tasks/<int:task_id>/delegate", methods=["POST"])
+@blp.arguments(UserActionRequest)
+@blp.response(200, TaskSchema)
+@require_api()
+def delegate(body, task_id):
+    """委托: the delegate works the task and resolves it back; the owner keeps it."""
+    task, user = _held(task_id)
+    return operations.delegate(task, user, body["user"], body["comment"], body["attachments"])
+
+
+@blp.route("/tasks/<int:task_id>/resolve", methods=["POST"])
+@blp.arguments(ActionRequest)
+@blp.response(200, TaskSchema)
+@require_api()
+def resolve(body, task_id):
+    """The delegate gives a delegated task back to its owner."""
+    task, user = _held(task_id)
+    return operations.resolve(task, user, body["comment"], body["attachments"])
+
+
+@blp.route("/tasks/<int:task_id>/add-signers", methods=["POST"])
+@blp.arguments(AddSignersRequest)
+@blp.response(201, TaskSchema(many=True))
+@require_api()
+def add_signers(body, task_id):
+    """加签 before / after / parallel; several people combine as all / any / sequential."""
+    task, user = _held(task_id)
+    return operations.add_signers(task, user, body["users"], body["position"], body["mode"],
+                                  body["comment"], body["attachments"])
+
+
+@blp.route("/tasks/<int:task_id>/return", methods=["POST"])
+@blp.arguments(ReturnRequest)
+@blp.response(200, InstanceSchema)
+@require_api()
+def return_task(body, task_id):
+    """退回 to ``previous``, ``initiator`` or a BPMN task id already passed."""
+    task, user = _held(task_id)
+    instance = operations.return_task(task, user, body["to"], body["comment"],
+                                      body["attachments"])
+    return services.instance_for_api(instance)
+
+
+@blp.route("/tasks/<int:task_id>/reject", methods=["POST"])
+@blp.arguments(RejectRequest)
+@blp.response(200, InstanceSchema)
+@require_api()
+def reject(body, task_id):
+    """拒绝: the model's reject path, or the instance ends as rejected."""
+    task, user = _held(task_id)
+    instance = operations.reject(task, user, body["comment"], body["attachments"], body["data"])
+    return services.instance_for_api(instance)
+
+
+@blp.route("/tasks/<int:task_id>/take-back", methods=["POST"])
+@blp.arguments(ActionRequest)
+@blp.response(200, TaskSchema)
+@require_api()
+def take_back(body, task_id):
+    """Take back one's own last action until the next approver opened or acted on it."""
+    task, user = _held(task_id)
+    return operations.take_back(task, user, body["comment"])
+
+
+@blp.route("/tasks/batch-complete", methods=["POST"])
+@blp.arguments(BatchCompleteRequest)
+@blp.response(200, BatchResponseSchema)
+@require_api()
+def batch_complete(body):
+    """批量审批: each task in its own transaction; one result per task."""
+    results = operations.batch_complete(api_user(), body["task_ids"], body["data"])
+    ok = sum(1 for r in results if r["ok"])
+    return {"results": results, "succeeded": ok, "failed": len(results) - ok}
+
+
+@blp.route("/instances/<int:instance_id>/withdraw", methods=["POST"])
+@blp.arguments(ActionRequest)
+@blp.response(200, InstanceSchema)
+@require_api()
+def withdraw(body, instance_id):
+    """撤回 by the initiator, until the first approver acts (or as the process allows)."""
+    user = api_user()
+    instance = operations.withdraw(operations.get_instance_for(instance_id, user), user,
+                                   body["comment"])
     return services.instance_for_api(instance)

@@ -37,6 +37,19 @@ class HumanTask(Model):
     comment: Mapped[str | None] = mapped_column(Text)
     submitted: Mapped[str | None] = mapped_column(Text)  # JSON of the submitted form data
     pass_no: Mapped[int] = mapped_column(Integer, default=1)
+    # Approval operations (app/tasks/operations.py).
+    kind: Mapped[str] = mapped_column(String(10), default="engine", server_default="engine",
+                                      nullable=False)  # engine | signer
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    delegation: Mapped[str | None] = mapped_column(String(10))  # pending | resolved
+    parent_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    sign_position: Mapped[str | None] = mapped_column(String(10))  # before | after | parallel
+    sign_mode: Mapped[str | None] = mapped_column(String(10))  # all | any | sequential
+    sign_seq: Mapped[int | None] = mapped_column(Integer)
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    jump_to: Mapped[str | None] = mapped_column(String(100))
+    attachments: Mapped[str | None] = mapped_column(Text)  # JSON list of attachment ids
 
 
 class TaskCandidate(Model):

@@ -48,8 +48,10 @@ def _due(info: dict):
 _TASKS = HumanTask.__table__
 _INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 _INSERT_CANDIDATE = insert(TaskCandidate.__table__)
+# Rows still tied to a live engine task: open, blocked by added signers, or queued signers.
+ACTIVE = ("open", "waiting", "pending")
 _OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status == "open")
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE))
 _LAST_PASS = select(func.max(_TASKS.c.pass_no)).where(
     _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id"))
 

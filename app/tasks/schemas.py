@@ -1,5 +1,6 @@
 """API schemas for tasks and instances."""
 
+import orjson
 from marshmallow import Schema, fields, validate
 
 
@@ -24,6 +25,14 @@ class TaskSchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
     completed_by_id = fields.Integer(allow_none=True)
     pass_no = fields.Integer()
+    kind = fields.String()
+    owner_id = fields.Integer(allow_none=True)
+    delegation = fields.String(allow_none=True)
+    parent_task_id = fields.Integer(allow_none=True)
+    sign_position = fields.String(allow_none=True)
+    sign_mode = fields.String(allow_none=True)
+    transferred_to_id = fields.Integer(allow_none=True)
+    attachments = fields.Function(lambda t: orjson.loads(t.attachments) if t.attachments else [])
 
 
 class InstanceSchema(Schema):
@@ -52,3 +61,53 @@ class TaskListQuery(Schema):
 class TaskDetailSchema(TaskSchema):
     data = fields.Raw()
     form = fields.Raw()
+
+
+# --- Approval operations ---------------------------------------------------------------
+
+class ActionRequest(Schema):
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+    attachments = fields.List(fields.Integer(), load_default=list)
+
+
+class UserActionRequest(ActionRequest):
+    user = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AddSignersRequest(ActionRequest):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(min=1, max=20))
+    position = fields.String(required=True,
+                             validate=validate.OneOf(("before", "after", "parallel")))
+    mode = fields.String(load_default="all", validate=validate.OneOf(("all", "any", "sequential")))
+
+
+class ReturnRequest(ActionRequest):
+    to = fields.String(load_default="previous", validate=validate.Length(min=1, max=100))
+
+
+class RejectRequest(ActionRequest):
+    data = fields.Dict(load_default=dict)
+
+
+class BatchCompleteRequest(Schema):
+    task_ids = fields.List(fields.Integer(), required=True,
+                           validate=validate.Length(min=1, max=1000))
+    data = fields.Dict(load_default=dict)
+
+
+class BatchResultSchema(Schema):
+    task_id = fields.Integer()
+    ok = fields.Boolean()
+    status = fields.Integer()
+    code = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    errors = fields.Raw(allow_none=True)
+    instance_id = fields.Integer(allow_none=True)
+
+
+class BatchResponseSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema))
+    succeeded = fields.Integer()
+    failed = fields.Integer()
