@@ -192,7 +192,7 @@ _COPY = ("instance_id", "process_key", "title", "engine_task_id", "bpmn_id", "na
 
 
 def _copy_row(task: HumanTask, **values) -> HumanTask:
-    row = HumanTask(**{c: getattr(task, c) for c in _COPY}, created_at=utcnow(), **values)
+    row = HumanTask(**({c: getattr(task, c) for c in _COPY} | {"created_at": utcnow()} | values))
     db.session.add(row)
     db.session.flush()
     return row
