@@ -225,3 +225,179 @@ def test_adding_someone_already_signing_is_422(api):
     r = api("finance").post(f"/api/v1/tasks/{task['id']}/add-signers",
                             json={"users": ["director"], "position": "sideways"})
     assert r.status_code == 422 and "position" in r.json["errors"]
+
+
+# --- 退回 return ----------------------------------------------------------------------
+
+def test_return_to_previous_and_resubmit_reruns_every_step(api):
+    inst, review = _at_review(api)
+    r = api("director").post(f"/api/v1/tasks/{review['id']}/return",
+                             json={"to": "previous", "comment": "recheck the VAT"})
+    assert r.status_code == 200, r.json
+    [again] = group(api("finance"), inst["id"])
+    assert (again["bpmn_id"], again["pass_no"]) == ("check", 2)
+    # oa_chain's review has resubmit=jump, but only the task that was sent back jumps.
+    complete(api("finance"), again["id"], decision="approve")
+    [review2] = group(api("director"), inst["id"])
+    assert review2["pass_no"] == 2
+    rows = history(api("admin"), inst["id"])
+    assert [(t["bpmn_id"], t["status"]) for t in rows[:3]] == [
+        ("request", "completed"), ("check", "completed"), ("review", "returned")]
+
+
+def test_return_to_initiator_then_resubmit_jumps_straight_back(api):
+    inst, review = _at_review(api)
+    r = api("director").post(f"/api/v1/tasks/{review['id']}/return",
+                             json={"to": "initiator", "comment": "attach the invoice"})
+    assert r.status_code == 200, r.json
+    [redo] = mine(api("storeops"), inst["id"])
+    assert redo["bpmn_id"] == "request"
+    complete(api("storeops"), redo["id"], amount=150)
+    # The finance check is not asked again: the director's step is next.
+    assert group(api("finance"), inst["id"]) == []
+    [review2] = group(api("director"), inst["id"])
+    assert review2["bpmn_id"] == "review"
+    rows = history(api("admin"), inst["id"])
+    check_rows = [t for t in rows if t["bpmn_id"] == "check"]
+    assert [t["outcome"] for t in check_rows] == ["approve", "skipped"]
+    assert "task.skipped" in _actions(inst["id"])
+    data = api("admin").get(f"/api/v1/instances/{inst['id']}").json["data"]
+    assert data["amount"] == 150
+
+
+def test_return_to_a_passed_step_by_id_and_bad_targets(api):
+    inst, review = _at_review(api)
+    url = f"/api/v1/tasks/{review['id']}/return"
+    r = api("director").post(url, json={"to": "review", "comment": "x"})
+    assert r.status_code == 422 and "to" in r.json["errors"]
+    r = api("director").post(url, json={"to": "nowhere", "comment": "x"})
+    assert r.status_code == 422
+    r = api("director").post(url, json={"to": "check"})
+    assert r.status_code == 422 and "comment" in r.json["errors"]
+    r = api("director").post(url, json={"to": "check", "comment": "again please"})
+    assert r.status_code == 200
+    assert [t["bpmn_id"] for t in group(api("finance"), inst["id"])] == ["check"]
+    r = api("director").post(url, json={"to": "check", "comment": "again please"})
+    assert r.status_code == 409
+
+
+# --- Comments required per node ---------------------------------------------------------
+
+def test_comment_required_at_a_node_is_422_without_one(api):
+    inst, review = _at_review(api)
+    complete(api("director"), review["id"], expect=422, decision="approve")
+    complete(api("director"), review["id"], decision="approve", comment="agreed")
+    assert api("admin").get(f"/api/v1/instances/{inst['id']}").json["status"] == "completed"
+
+
+def test_actions_accept_attachments_of_the_actor_only(api, upload_png):
+    inst, task = _at_check(api)
+    mine_file, other_file = upload_png("finance"), upload_png("storeops")
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/transfer",
+                            json={"user": "finance2", "attachments": [other_file]})
+    assert r.status_code == 422 and "attachments" in r.json["errors"]
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/transfer",
+                            json={"user": "finance2", "attachments": [mine_file]})
+    assert r.status_code == 200
+    old = api("finance").get(f"/api/v1/tasks/{task['id']}").json
+    assert old["attachments"] == [mine_file]
+
+
+# --- 拒绝 reject -----------------------------------------------------------------------
+
+def test_reject_without_a_modelled_path_ends_the_instance_as_rejected(api):
+    inst, task = _at_check(api)
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/reject", json={})
+    assert r.status_code == 422
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/reject",
+                            json={"comment": "not a business expense"})
+    assert r.status_code == 200, r.json
+    assert (r.json["status"], r.json["outcome"]) == ("completed", "rejected")
+    assert r.json["outcome_reason"] == "not a business expense"
+    assert r.json["tasks"] == []
+    assert "task.rejected" in _actions(inst["id"])
+
+
+def test_reject_follows_the_modelled_path_of_the_admission(api, admission_data):
+    inst = start(api("applicant"), "dealer_admission", **admission_data())
+    [task] = group(api("mgr_east"), inst["id"])
+    r = api("mgr_east").post(f"/api/v1/tasks/{task['id']}/reject",
+                             json={"comment": "no warehouse"})
+    assert r.status_code == 200, r.json
+    assert (r.json["status"], r.json["outcome"]) == ("completed", "rejected")
+    done = api("applicant").get(f"/api/v1/instances/{inst['id']}").json
+    assert done["tasks"][-1]["outcome"] == "reject"
+
+
+# --- 撤回 withdraw and take back ------------------------------------------------------
+
+def test_initiator_withdraws_until_the_first_approver_acts(api):
+    inst = start(api("storeops"), "oa_chain", amount=1)
+    r = api("finance").post(f"/api/v1/instances/{inst['id']}/withdraw", json={})
+    assert r.status_code in (403, 404)
+    r = api("storeops").post(f"/api/v1/instances/{inst['id']}/withdraw",
+                             json={"comment": "wrong amount"})
+    assert r.status_code == 200, r.json
+    assert (r.json["status"], r.json["outcome"]) == ("cancelled", "withdrawn")
+    assert group(api("finance"), inst["id"]) == []
+    rows = history(api("storeops"), inst["id"])
+    assert rows[-1]["status"] == "cancelled"
+    r = api("storeops").post(f"/api/v1/instances/{inst['id']}/withdraw", json={})
+    assert r.status_code == 409
+
+
+def test_withdraw_after_the_first_approval_is_409_with_a_clear_message(api):
+    inst, _ = _at_review(api)
+    r = api("storeops").post(f"/api/v1/instances/{inst['id']}/withdraw", json={})
+    assert r.status_code == 409
+    assert r.json["code"] == "withdraw_window_closed"
+    assert "already acted" in r.json["detail"]
+
+
+def test_process_may_allow_withdrawing_while_it_runs(api):
+    inst = start(api("storeops"), "oa_open", amount=1)
+    [task] = group(api("finance"), inst["id"])
+    complete(api("finance"), task["id"], decision="approve")
+    r = api("storeops").post(f"/api/v1/instances/{inst['id']}/withdraw", json={})
+    assert r.status_code == 200 and r.json["status"] == "cancelled"
+
+
+def test_approver_takes_back_its_action_until_the_next_approver_opens_it(api):
+    inst, task = _at_check(api)
+    complete(api("finance"), task["id"], decision="approve")
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/take-back", json={})
+    assert r.status_code == 200, r.json
+    assert (r.json["bpmn_id"], r.json["assignee_id"]) == ("check", _uid("finance"))
+    assert group(api("director"), inst["id"]) == []
+    complete(api("finance"), r.json["id"], decision="approve")
+    [review] = group(api("director"), inst["id"])
+    assert api("director").get(f"/api/v1/tasks/{review['id']}").status_code == 200
+    api("director").post(f"/api/v1/tasks/{review['id']}/claim")
+    assert api("director").get(f"/api/v1/tasks/{review['id']}").status_code == 200
+    r = api("finance").post(f"/api/v1/tasks/{r.json['id']}/take-back", json={})
+    assert r.status_code == 409 and r.json["code"] == "take_back_window_closed"
+
+
+# --- 批量审批 batch approve -----------------------------------------------------------
+
+def test_batch_complete_reports_row_by_row(api):
+    ids = []
+    for amount in range(4):
+        inst = start(api("storeops"), "oa_chain", amount=amount)
+        ids.append(group(api("finance"), inst["id"])[0]["id"])
+    # finance2 just completed one of them; a review task is not batchable.
+    api("finance2").post(f"/api/v1/tasks/{ids[1]}/claim")
+    complete(api("finance2"), ids[1], decision="approve")
+    _, review = _at_review(api)
+    r = api("finance").post("/api/v1/tasks/batch-complete",
+                            json={"task_ids": [*ids, 999999], "data": {"decision": "approve"}})
+    assert r.status_code == 200, r.json
+    by_id = {row["task_id"]: row for row in r.json["results"]}
+    assert [by_id[i]["ok"] for i in ids] == [True, False, True, True]
+    assert by_id[ids[1]]["status"] in (404, 409)
+    assert by_id[999999]["status"] == 404
+    assert (r.json["succeeded"], r.json["failed"]) == (3, 2)
+    r = api("director").post("/api/v1/tasks/batch-complete",
+                             json={"task_ids": [review["id"]], "data": {"comment": "ok"}})
+    assert r.json["results"][0]["code"] == "batch_not_allowed"
+    assert len(group(api("director"))) == 4  # three from the batch, one from finance2
