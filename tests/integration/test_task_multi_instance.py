@@ -3,7 +3,7 @@
 import pytest
 
 from app.core.models import User
-from tests.integration.oa_helpers import complete, deploy_models, history, mine, start
+from tests.integration.oa_helpers import add_user, complete, deploy_models, history, mine, start
 
 APPROVERS = ["finance", "director", "cs"]
 
@@ -73,3 +73,17 @@ def test_sequential_approvers_act_one_after_another_in_order(api):
     order = [t["completed_by_id"] for t in history(api("storeops"), inst["id"])
              if t["bpmn_id"] == "sign"]
     assert order == [User.by_username(n).id for n in APPROVERS]
+
+
+def test_countersign_approvers_from_a_role_within_the_instances_region(api):
+    add_user("mgr_east2", ["regional_manager"], "east")
+    inst = start(api("storeops"), "oa_role_sign", region="east")
+    assert len(mine(api("mgr_east"), inst["id"])) == 1
+    assert len(mine(api("mgr_east2"), inst["id"])) == 1
+    assert mine(api("mgr_south"), inst["id"]) == []
+    for name in ("mgr_east", "mgr_east2"):
+        [task] = mine(api(name), inst["id"])
+        complete(api(name), task["id"], vote="approve")
+    done = api("storeops").get(f"/api/v1/instances/{inst['id']}").json
+    assert (done["status"], done["outcome"]) == ("completed", "approved")
+    assert done["data"]["approvers"] == ["mgr_east", "mgr_east2"]
