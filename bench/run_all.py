@@ -2,7 +2,8 @@
 
 Figures only, no assertions. Environment knobs: BENCH_N / BENCH_WARMUP (journey),
 BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (return
-loop), BENCH_ENGINE_N (engine overhead). BENCH_ONLY=journey,engine runs a subset.
+loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENCH_SIGN_N
+(approval operations). BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
@@ -21,6 +22,7 @@ BENCHES = [
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
+    ("operations", "bench_task_operations.py", "Batch approve and countersign latency"),
 ]
 
 

@@ -15,8 +15,6 @@ Added signers (加签) are platform rows (``kind='signer'``) on the same engine 
 engine task's completion and never change the BPMN.
 """
 
-from functools import lru_cache
-
 import orjson
 from sqlalchemy import func, select, update
 
@@ -49,42 +47,47 @@ MAX_JUMP_STEPS = 50
 
 # --- Node and process settings ----------------------------------------------------------
 
-def _hash(version_id: int) -> str:
-    return db.session.get(ProcessVersion, version_id).bundle_hash
-
-
-@lru_cache(maxsize=512)
-def _settings(version_id: int, bundle_hash: str, bpmn_id: str) -> tuple:
+def _memo(version_id: int) -> dict:
+    """Per compiled version memo (lives and dies with the engine's compiled-spec cache)."""
     proc = compiled_for(version_id)
-    for spec in [proc.spec, *proc.subprocess_specs.values()]:
-        for task_spec in (spec.task_specs.values() if spec is not None else ()):
-            extensions = getattr(task_spec, "extensions", None)  # multi-instance parents: none
-            if getattr(task_spec, "bpmn_id", None) == bpmn_id and extensions is not None:
-                props = extensions.get("properties") or {}
-                return tuple(sorted((k, str(v)) for k, v in props.items()))
-    return ()
+    memo = proc.__dict__.get("_operations_memo")
+    if memo is None:
+        memo = proc.__dict__["_operations_memo"] = {}
+    return memo
+
+
+def _settings(version_id: int, bpmn_id: str) -> dict:
+    memo = _memo(version_id)
+    key = ("node", bpmn_id)
+    if key not in memo:
+        proc, found = compiled_for(version_id), {}
+        for spec in [proc.spec, *proc.subprocess_specs.values()]:
+            for task_spec in (spec.task_specs.values() if spec is not None else ()):
+                extensions = getattr(task_spec, "extensions", None)  # multi-instance: none
+                if getattr(task_spec, "bpmn_id", None) == bpmn_id and extensions is not None:
+                    found = {k: str(v) for k, v in (extensions.get("properties") or {}).items()}
+        memo[key] = found
+    return memo[key]
 
 
 def node_settings(instance: ProcessInstance, bpmn_id: str) -> dict:
     """The ``spiffworkflow:properties`` of a node of the instance's process version."""
-    version_id = instance.process_version_id
-    return dict(_settings(version_id, _hash(version_id), bpmn_id))
+    return dict(_settings(instance.process_version_id, bpmn_id))
 
 
 def process_attr(version_id: int, name: str) -> str | None:
     """A ``dealerflow:`` attribute of the version's ``bpmn:process`` element."""
-    return _process_attr(version_id, _hash(version_id), name)
-
-
-@lru_cache(maxsize=128)
-def _process_attr(version_id: int, bundle_hash: str, name: str) -> str | None:
     from app.engine.parsing import parse_xml
 
-    version = db.session.get(ProcessVersion, version_id)
-    xml = orjson.loads(version.bundle)[version.filename].encode()
-    root = parse_xml(xml, version.filename).getroot()
-    found = root.xpath("//*[local-name()='process'][@id=$id]", id=version.process_key)
-    return found[0].get(f"{{{DEALERFLOW_NS}}}{name}") if found else None
+    memo = _memo(version_id)
+    key = ("process", name)
+    if key not in memo:
+        version = db.session.get(ProcessVersion, version_id)
+        xml = orjson.loads(version.bundle)[version.filename].encode()
+        root = parse_xml(xml, version.filename).getroot()
+        found = root.xpath("//*[local-name()='process'][@id=$id]", id=version.process_key)
+        memo[key] = found[0].get(f"{{{DEALERFLOW_NS}}}{name}") if found else None
+    return memo[key]
 
 
 def check_comment(instance: ProcessInstance, task: HumanTask, comment) -> None:
