@@ -10,6 +10,8 @@ from app.tasks.schemas import (
     AddSignersRequest,
     BatchCompleteRequest,
     BatchResponseSchema,
+    CcReadSchema,
+    CcRequest,
     InstanceSchema,
     RejectRequest,
     ReturnRequest,
@@ -173,3 +175,30 @@ def withdraw(body, instance_id):
     instance = operations.withdraw(operations.get_instance_for(instance_id, user), user,
                                    body["comment"])
     return services.instance_for_api(instance)
+
+
+# --- 抄送 CC ---------------------------------------------------------------------------
+
+@blp.route("/tasks/<int:task_id>/cc", methods=["POST"])
+@blp.arguments(CcRequest)
+@blp.response(201, CcReadSchema)
+@require_api()
+def cc(body, task_id):
+    """CC people on the task's instance (read-only access, listed under ``scope=cc``)."""
+    from app.tasks.cc import cc_adhoc
+
+    task, user = _held(task_id)
+    rows = cc_adhoc(task, user, body["users"], body["comment"])
+    return {"marked": len(rows), "unread": 0}
+
+
+@blp.route("/cc/<int:cc_id>/read", methods=["POST"])
+@blp.response(200, CcReadSchema)
+@require_api()
+def cc_read(cc_id):
+    """Mark one CC read."""
+    from app.tasks.cc import mark_read, unread_count
+
+    user = api_user()
+    marked = mark_read(user, cc_id=cc_id)
+    return {"marked": marked, "unread": unread_count(user)}

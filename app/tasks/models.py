@@ -61,3 +61,18 @@ class TaskCandidate(Model):
                                          nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(10), nullable=False)  # role | user
     value: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class TaskCc(Model):
+    """抄送: read-only access to an instance for a user, with read/unread state."""
+
+    __tablename__ = "task_cc"
+    __table_args__ = (Index("ix_task_cc_user", "user_id", "read_at", "id"),)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
+                                             index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    cc_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(20), default="adhoc")  # adhoc|arrival|completion
+    comment: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -109,5 +109,16 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     new = [t for engine_id, t in ready.items() if engine_id not in known]
     if not new:
         return []
-    return insert_rows([new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id))
-                        for t in new])
+    ids = insert_rows([new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id))
+                       for t in new])
+    _cc_on_arrival(instance, new, ids)
+    return ids
+
+
+def _cc_on_arrival(instance: ProcessInstance, tasks: list, ids: list[int]) -> None:
+    for task, task_id in zip(tasks, ids, strict=True):
+        props = (task.task_spec.extensions or {}).get("properties") or {}
+        if props.get("ccOnArrival"):
+            from app.tasks.cc import cc_for_node
+
+            cc_for_node(instance, task_id, props, "arrival")

@@ -13,7 +13,7 @@ class TaskSchema(Schema):
     name = fields.String()
     form_key = fields.String(allow_none=True)
     lane = fields.String(allow_none=True)
-    candidate_roles = fields.Function(lambda t: [r for r in t.candidate_roles.split(",") if r])
+    candidate_roles = fields.Method("_candidate_roles")
     scope_region = fields.String(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
     status = fields.String()
@@ -32,7 +32,22 @@ class TaskSchema(Schema):
     sign_position = fields.String(allow_none=True)
     sign_mode = fields.String(allow_none=True)
     transferred_to_id = fields.Integer(allow_none=True)
-    attachments = fields.Function(lambda t: orjson.loads(t.attachments) if t.attachments else [])
+    attachments = fields.Method("_attachments")
+    # scope=cc entries only
+    cc_id = fields.Integer()
+    cc_read = fields.Boolean()
+    cc_reason = fields.String()
+    cc_by_id = fields.Integer(allow_none=True)
+    cc_comment = fields.String(allow_none=True)
+    instance_status = fields.String()
+
+    def _candidate_roles(self, obj):
+        raw = obj.get("candidate_roles", "") if isinstance(obj, dict) else obj.candidate_roles
+        return [r for r in (raw or "").split(",") if r]
+
+    def _attachments(self, obj):
+        raw = obj.get("attachments") if isinstance(obj, dict) else obj.attachments
+        return orjson.loads(raw) if raw else []
 
 
 class InstanceSchema(Schema):
@@ -111,3 +126,15 @@ class BatchResponseSchema(Schema):
     results = fields.List(fields.Nested(BatchResultSchema))
     succeeded = fields.Integer()
     failed = fields.Integer()
+
+
+class CcRequest(Schema):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(min=1, max=50))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+
+
+class CcReadSchema(Schema):
+    marked = fields.Integer()
+    unread = fields.Integer()

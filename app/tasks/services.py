@@ -62,8 +62,12 @@ def _inbox_stmt(scope: str, n_roles: int, paged: bool):
 
 def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
     """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
+    if scope == "cc":
+        from app.tasks.cc import cc_list
+
+        return cc_list(user, limit, before_id)
     if scope not in ("mine", "group", "completed"):
-        raise ValidationFailed({"scope": ["Must be one of mine, group, completed"]})
+        raise ValidationFailed({"scope": ["Must be one of mine, group, completed, cc"]})
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
@@ -207,6 +211,11 @@ def finish_engine_task(task: HumanTask, user: User, cleaned: dict,
            bpmn_id=task.bpmn_id, attachments=attachments or [])
     if decision == "return":
         operations.mark_jump(instance, task, workflow=None)
+    elif task.kind == "engine":
+        from app.tasks.cc import cc_for_node
+
+        cc_for_node(instance, task.id, operations.node_settings(instance, task.bpmn_id),
+                    "completion", by=user)
     return instance
 
 
@@ -323,7 +332,11 @@ def instance_view_data(instance: ProcessInstance) -> dict:
 
 
 def can_view_instance(instance: ProcessInstance, user: User) -> bool:
+    from app.tasks.cc import is_cc
+
     if user.has_role("admin", "analyst") or instance.started_by_id == user.id:
+        return True
+    if is_cc(instance.id, user):
         return True
     return any(can_view(t, user) or is_candidate(t, user) for t in instance_tasks(instance.id))
 

@@ -47,7 +47,7 @@ from app.tasks.services import (
 
 bp = Blueprint("tasks", __name__)
 
-SCOPES = ("mine", "group", "completed")
+SCOPES = ("mine", "group", "completed", "cc")
 DEFAULT_FILE_TYPES = ("application/pdf", "image/png", "image/jpeg")
 
 LABELS = {
@@ -248,9 +248,11 @@ def inbox():
     scope = request.args.get("scope", "mine")
     if scope not in SCOPES:
         scope = "mine"
+    from app.tasks.cc import unread_count
+
     tasks = inbox_query(current_user, scope)
     return render_template("tasks/inbox.html", scope=scope, tasks=tasks,
-                           process_names=_process_names())
+                           process_names=_process_names(), cc_unread=unread_count(current_user))
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -363,6 +365,9 @@ def instance_page(instance_id: int):
     instance = get_instance(instance_id)
     if not can_view_instance(instance, current_user):
         raise NotFound(_("Application %(id)s not found", id=instance_id))
+    from app.tasks.cc import mark_read
+
+    mark_read(current_user, instance_id=instance.id)
     tasks = instance_tasks(instance.id)
     mine = [t for t in tasks if t.status == "open" and t.assignee_id == current_user.id]
     data = instance_view_data(instance)
@@ -527,3 +532,13 @@ def batch_complete():
     tasks = {t.id: t for t in db.session.query(HumanTask).filter(HumanTask.id.in_(ids))}
     return render_template("tasks/batch_result.html", results=results, tasks=tasks,
                            succeeded=ok, failed=len(results) - ok)
+
+
+@bp.post("/tasks/<int:task_id>/cc")
+@login_required
+def cc(task_id: int):
+    from app.tasks.cc import cc_adhoc
+
+    users = [u for u in re.split(r"[\s,，;；]+", request.form.get("users", "")) if u]
+    return _operate(task_id, lambda t, c, f: cc_adhoc(t, current_user, users, c),
+                    _("CC sent to %(users)s.", users=", ".join(users)), back_to_task=True)
