@@ -7,4 +7,4 @@ from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
 from app.jobs.models import Incident, Job  # noqa: F401
-from app.tasks.models import HumanTask, TaskCandidate, TaskCc  # noqa: F401
+from app.tasks.models import HumanTask, TaskCandidate, TaskCc, TaskProxy  # noqa: F401

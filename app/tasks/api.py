@@ -13,8 +13,11 @@ from app.tasks.schemas import (
     CcReadSchema,
     CcRequest,
     InstanceSchema,
+    ProxyRequest,
+    ProxySchema,
     RejectRequest,
     ReturnRequest,
+    RevokeRequest,
     TaskDetailSchema,
     TaskListQuery,
     TaskSchema,
@@ -202,3 +205,47 @@ def cc_read(cc_id):
     user = api_user()
     marked = mark_read(user, cc_id=cc_id)
     return {"marked": marked, "unread": unread_count(user)}
+
+
+# --- 代理 proxies ----------------------------------------------------------------------
+
+def _naive_utc(value):
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@blp.route("/proxies", methods=["GET"])
+@blp.response(200, ProxySchema(many=True))
+@require_api()
+def list_proxies():
+    """Proxies set by or for the caller, or naming the caller (admins: all)."""
+    from app.tasks.proxies import list_proxies as query
+
+    return query(api_user())
+
+
+@blp.route("/proxies", methods=["POST"])
+@blp.arguments(ProxyRequest)
+@blp.response(201, ProxySchema)
+@require_api()
+def set_proxy(body):
+    """Set a proxy for a period (and processes); ``move_pending`` moves open tasks now."""
+    from app.tasks.proxies import set_proxy as create
+
+    return create(api_user(), body["proxy"], _naive_utc(body["starts_at"]),
+                  _naive_utc(body["ends_at"]), body["processes"], body["user"],
+                  body["move_pending"])
+
+
+@blp.route("/proxies/<int:proxy_id>/revoke", methods=["POST"])
+@blp.arguments(RevokeRequest)
+@blp.response(200, ProxySchema)
+@require_api()
+def revoke_proxy(body, proxy_id):
+    """End a proxy now; ``recall`` brings its open proxied tasks back."""
+    from app.tasks.proxies import revoke
+
+    return revoke(api_user(), proxy_id, body["recall"])

@@ -50,6 +50,7 @@ class HumanTask(Model):
     opened_at: Mapped[datetime | None] = mapped_column(DateTime)
     jump_to: Mapped[str | None] = mapped_column(String(100))
     attachments: Mapped[str | None] = mapped_column(Text)  # JSON list of attachment ids
+    proxied_for_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class TaskCandidate(Model):
@@ -76,3 +77,17 @@ class TaskCc(Model):
     reason: Mapped[str] = mapped_column(String(20), default="adhoc")  # adhoc|arrival|completion
     comment: Mapped[str | None] = mapped_column(Text)
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TaskProxy(Model):
+    """代理: while ``user`` is away, tasks assigned to them go to ``proxy`` instead."""
+
+    __tablename__ = "task_proxy"
+    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    process_keys: Mapped[str] = mapped_column(String(500), default="")  # empty: every process
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -109,8 +109,11 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     new = [t for engine_id, t in ready.items() if engine_id not in known]
     if not new:
         return []
-    ids = insert_rows([new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id))
-                       for t in new])
+    from app.tasks.proxies import redirect_rows
+
+    rows = [new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id)) for t in new]
+    redirect_rows(rows)
+    ids = insert_rows(rows)
     _cc_on_arrival(instance, new, ids)
     return ids
 

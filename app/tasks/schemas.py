@@ -3,6 +3,8 @@
 import orjson
 from marshmallow import Schema, fields, validate
 
+from app.core.models import utcnow
+
 
 class TaskSchema(Schema):
     id = fields.Integer()
@@ -32,6 +34,7 @@ class TaskSchema(Schema):
     sign_position = fields.String(allow_none=True)
     sign_mode = fields.String(allow_none=True)
     transferred_to_id = fields.Integer(allow_none=True)
+    proxied_for_id = fields.Integer(allow_none=True)
     attachments = fields.Method("_attachments")
     # scope=cc entries only
     cc_id = fields.Integer()
@@ -138,3 +141,30 @@ class CcRequest(Schema):
 class CcReadSchema(Schema):
     marked = fields.Integer()
     unread = fields.Integer()
+
+
+class ProxyRequest(Schema):
+    proxy = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user = fields.String(load_default=None, allow_none=True)  # admins: for someone else
+    starts_at = fields.DateTime(load_default=None, allow_none=True)
+    ends_at = fields.DateTime(required=True)
+    processes = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                            load_default=list)
+    move_pending = fields.Boolean(load_default=False)
+
+
+class RevokeRequest(Schema):
+    recall = fields.Boolean(load_default=False)
+
+
+class ProxySchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    proxy_id = fields.Integer()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    processes = fields.Function(lambda p: [k for k in p.process_keys.split(",") if k])
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Function(lambda p: p.revoked_at is None and
+                             p.starts_at <= utcnow() < p.ends_at)
+    moved_task_ids = fields.Function(lambda p: getattr(p, "moved", []))

@@ -85,7 +85,7 @@ def is_candidate(task: HumanTask, user: User) -> bool:
 
 def can_view(task: HumanTask, user: User) -> bool:
     if user.has_role("admin") or user.id in (task.assignee_id, task.completed_by_id,
-                                             task.owner_id):
+                                             task.owner_id, task.proxied_for_id):
         return True
     return task.assignee_id is None and is_candidate(task, user)
 

@@ -542,3 +542,57 @@ def cc(task_id: int):
     users = [u for u in re.split(r"[\s,，;；]+", request.form.get("users", "")) if u]
     return _operate(task_id, lambda t, c, f: cc_adhoc(t, current_user, users, c),
                     _("CC sent to %(users)s.", users=", ".join(users)), back_to_task=True)
+
+
+# --- 代理 proxies ----------------------------------------------------------------------
+
+@bp.route("/proxies", methods=["GET", "POST"])
+@login_required
+def proxies():
+    from datetime import datetime
+
+    from app.tasks.proxies import list_proxies, set_proxy
+
+    status = 200
+    if request.method == "POST":
+        form = request.form
+        try:
+            starts = datetime.fromisoformat(form["starts_at"]) if form.get("starts_at") else None
+            ends = datetime.fromisoformat(form.get("ends_at", ""))
+        except ValueError:
+            flash(_("Give the period as dates and times."), "error")
+            status = 422
+        else:
+            keys = [k for k in re.split(r"[\s,，]+", form.get("processes", "")) if k]
+            try:
+                set_proxy(current_user, form.get("proxy", ""), starts, ends, keys,
+                          form.get("user") or None, bool(form.get("move_pending")))
+            except ValidationFailed as exc:
+                db.session.rollback()
+                for field, messages in exc.errors.items():
+                    flash(f"{field}: {'; '.join(map(str, messages))}", "error")
+                status = 422
+            except Conflict as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                status = 409
+            else:
+                flash(_("Proxy set."), "success")
+                return redirect(url_for(".proxies"))
+    return render_template("tasks/proxies.html", proxies=list_proxies(current_user),
+                           processes=_process_names()), status
+
+
+@bp.post("/proxies/<int:proxy_id>/revoke")
+@login_required
+def revoke_proxy(proxy_id: int):
+    from app.tasks.proxies import revoke
+
+    try:
+        revoke(current_user, proxy_id, bool(request.form.get("recall")))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Proxy revoked."), "success")
+    return redirect(url_for(".proxies"))
