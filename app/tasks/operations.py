@@ -647,7 +647,7 @@ def batch_complete(user: User, task_ids: list[int], data: dict) -> list[dict]:
     results = []
     for task_id in task_ids:
         try:
-            task = get_task_for(task_id, user)
+            task = _batch_target(task_id, user, get_task_for)
             instance = _instance(task)
             if node_settings(instance, task.bpmn_id).get("batchApprove") != "true":
                 raise Conflict("This step cannot be approved in batch", code="batch_not_allowed")
@@ -661,6 +661,23 @@ def batch_complete(user: User, task_ids: list[int], data: dict) -> list[dict]:
                             "code": exc.code, "message": exc.message,
                             "errors": getattr(exc, "errors", None)})
     return results
+
+
+def _batch_target(task_id: int, user: User, get_task_for) -> HumanTask:
+    """The task, or 409 when a fellow candidate just claimed or completed it, else 404."""
+    from app.tasks.services import is_candidate
+
+    try:
+        return get_task_for(task_id, user)
+    except NotFound:
+        task = db.session.get(HumanTask, task_id)
+        if task is None or not is_candidate(task, user):
+            raise
+        if task.status != "open":
+            raise Conflict(f"Task {task_id} is already {task.status}", code="task_closed") \
+                from None
+        raise Conflict(f"Task {task_id} was claimed by someone else",
+                       code="already_claimed") from None
 
 
 def get_instance_for(instance_id: int, user: User) -> ProcessInstance:

@@ -394,7 +394,7 @@ def test_batch_complete_reports_row_by_row(api):
     assert r.status_code == 200, r.json
     by_id = {row["task_id"]: row for row in r.json["results"]}
     assert [by_id[i]["ok"] for i in ids] == [True, False, True, True]
-    assert by_id[ids[1]]["status"] in (404, 409)
+    assert (by_id[ids[1]]["status"], by_id[ids[1]]["code"]) == (409, "task_closed")
     assert by_id[999999]["status"] == 404
     assert (r.json["succeeded"], r.json["failed"]) == (3, 2)
     r = api("director").post("/api/v1/tasks/batch-complete",
