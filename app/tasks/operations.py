@@ -518,7 +518,8 @@ def history_writer(skipped: list, user: User):
             last = db.session.scalar(select(func.max(HumanTask.pass_no)).where(
                 HumanTask.instance_id == instance.id, HumanTask.bpmn_id == bpmn_id)) or 0
             row = new_row(instance, engine_task, last + 1) | _closed_values(user, data, "skipped")
-            row.update(_candidates=[], status="completed", completed_by_id=None)
+            row.update(_candidates=[], status="completed", completed_by_id=None,
+                       assignee_id=None)
             [row_id] = insert_rows([row])
             record(user.username, "task.skipped", target_type="task", target_id=row_id,
                    instance_id=instance.id, task_id=row_id, process_key=instance.process_key,

@@ -111,6 +111,14 @@ def label_filter(value, kind: str) -> str:
     return str(LABELS.get(kind, {}).get(value, value or ""))
 
 
+@bp.app_template_filter("attachment_ids")
+def attachment_ids_filter(value) -> list[int]:
+    """The attachment ids stored (as JSON) on a task row."""
+    import orjson
+
+    return orjson.loads(value) if value else []
+
+
 @bp.app_template_global("user_name")
 def user_name(user_id: int | None) -> str:
     user = db.session.get(User, user_id) if user_id else None

@@ -45,11 +45,17 @@ def test_task_page_offers_operations_and_add_signer_before_round_trip(api, login
     [parent] = _open(inst["id"], "check")
     assert parent.status == "waiting"
     [signer] = _open(inst["id"], "check", kind="signer")
+    timeline = fin.get(f"/instances/{inst['id']}").data.decode()
+    assert 'data-testid="timeline-signer"' in timeline
     signer_page = login("finance2").get(f"/tasks/{signer.id}").data.decode()
     assert 'id="signer-info"' in signer_page and 'name="decision"' in signer_page
     r = login("finance2").post(f"/tasks/{signer.id}/complete",
-                               data={"decision": "approve", "comment": "looks right"})
+                               data={"decision": "approve", "comment": "looks right",
+                                     "attachments": (io.BytesIO(tiny_png()), "ok.png")},
+                               content_type="multipart/form-data")
     assert r.status_code == 302
+    timeline = fin.get(f"/instances/{inst['id']}").data.decode()
+    assert 'data-testid="timeline-file"' in timeline and "looks right" in timeline
     [parent] = _open(inst["id"], "check")
     assert parent.status == "open"
     assert fin.post(f"/tasks/{task.id}/complete", data={"comment": "ok"}).status_code == 302
