@@ -58,7 +58,9 @@ def create_app(config=None) -> Flask:
         if db.engine.dialect.name == "sqlite":
             web.tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
         from app.engine.runtime import configure_script_engine
+        from app.tasks.approvers import register as register_approver_helpers
 
+        register_approver_helpers()
         configure_script_engine(app.config["SCRIPT_TIMEOUT_SECONDS"])
 
     _register_connectors()

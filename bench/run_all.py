@@ -2,7 +2,8 @@
 
 Figures only, no assertions. Environment knobs: BENCH_N / BENCH_WARMUP (journey),
 BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (return
-loop), BENCH_ENGINE_N (engine overhead). BENCH_ONLY=journey,engine runs a subset.
+loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENCH_SIGN_N
+(approval operations). BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
@@ -27,6 +28,7 @@ BENCHES = [
     ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
     ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
     ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
+    ("operations", "bench_task_operations.py", "Batch approve and countersign latency"),
 ]
 
 

@@ -17,18 +17,30 @@ from app.engine.sandbox import SandboxEnvironment
 from app.engine.specs import PlatformServiceTask, PlatformWorkflow
 
 _script_engine: PythonScriptEngine | None = None
+_script_helpers: dict = {}  # extra sandbox helpers registered by platform packages
+_script_timeout = 1.0
 
 
 def script_engine() -> PythonScriptEngine:
     global _script_engine
     if _script_engine is None:
-        _script_engine = PythonScriptEngine(environment=SandboxEnvironment())
+        _script_engine = PythonScriptEngine(environment=SandboxEnvironment(
+            helpers=_script_helpers, timeout_seconds=_script_timeout))
     return _script_engine
 
 
 def configure_script_engine(timeout_seconds: float) -> None:
+    global _script_engine, _script_timeout
+    _script_timeout = timeout_seconds
+    _script_engine = PythonScriptEngine(environment=SandboxEnvironment(
+        helpers=_script_helpers, timeout_seconds=timeout_seconds))
+
+
+def register_script_helper(name: str, fn) -> None:
+    """Offer ``fn`` to every BPMN script and condition under ``name`` (read-only helpers)."""
     global _script_engine
-    _script_engine = PythonScriptEngine(environment=SandboxEnvironment(timeout_seconds=timeout_seconds))
+    _script_helpers[name] = fn
+    _script_engine = None
 
 
 @dataclass

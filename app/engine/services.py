@@ -170,7 +170,7 @@ def _stamp(instance: ProcessInstance, workflow) -> bool:
     instance.next_timer_at = runtime.next_timer_at(workflow)
     waiting = runtime.waiting_message_names(workflow)
     instance.waiting_messages = f",{','.join(waiting)}," if waiting else ""
-    if not workflow.is_completed() or instance.status == "completed":
+    if not workflow.is_completed() or instance.status in ("completed", "cancelled"):
         return False
     instance.status, instance.completed_at = "completed", utcnow()
     instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")

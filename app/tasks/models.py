@@ -37,6 +37,20 @@ class HumanTask(Model):
     comment: Mapped[str | None] = mapped_column(Text)
     submitted: Mapped[str | None] = mapped_column(Text)  # JSON of the submitted form data
     pass_no: Mapped[int] = mapped_column(Integer, default=1)
+    # Approval operations (app/tasks/operations.py).
+    kind: Mapped[str] = mapped_column(String(10), default="engine", server_default="engine",
+                                      nullable=False)  # engine | signer
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    delegation: Mapped[str | None] = mapped_column(String(10))  # pending | resolved
+    parent_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    sign_position: Mapped[str | None] = mapped_column(String(10))  # before | after | parallel
+    sign_mode: Mapped[str | None] = mapped_column(String(10))  # all | any | sequential
+    sign_seq: Mapped[int | None] = mapped_column(Integer)
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    jump_to: Mapped[str | None] = mapped_column(String(100))
+    attachments: Mapped[str | None] = mapped_column(Text)  # JSON list of attachment ids
+    proxied_for_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
 
 class TaskCandidate(Model):
@@ -48,3 +62,32 @@ class TaskCandidate(Model):
                                          nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(10), nullable=False)  # role | user
     value: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class TaskCc(Model):
+    """抄送: read-only access to an instance for a user, with read/unread state."""
+
+    __tablename__ = "task_cc"
+    __table_args__ = (Index("ix_task_cc_user", "user_id", "read_at", "id"),)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
+                                             index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    cc_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reason: Mapped[str] = mapped_column(String(20), default="adhoc")  # adhoc|arrival|completion
+    comment: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class TaskProxy(Model):
+    """代理: while ``user`` is away, tasks assigned to them go to ``proxy`` instead."""
+
+    __tablename__ = "task_proxy"
+    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    process_keys: Mapped[str] = mapped_column(String(500), default="")  # empty: every process
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -48,8 +48,10 @@ def _due(info: dict):
 _TASKS = HumanTask.__table__
 _INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 _INSERT_CANDIDATE = insert(TaskCandidate.__table__)
+# Rows still tied to a live engine task: open, blocked by added signers, or queued signers.
+ACTIVE = ("open", "waiting", "pending")
 _OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status == "open")
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE))
 _LAST_PASS = select(func.max(_TASKS.c.pass_no)).where(
     _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id"))
 
@@ -107,5 +109,19 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     new = [t for engine_id, t in ready.items() if engine_id not in known]
     if not new:
         return []
-    return insert_rows([new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id))
-                        for t in new])
+    from app.tasks.proxies import redirect_rows
+
+    rows = [new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id)) for t in new]
+    redirect_rows(rows)
+    ids = insert_rows(rows)
+    _cc_on_arrival(instance, new, ids)
+    return ids
+
+
+def _cc_on_arrival(instance: ProcessInstance, tasks: list, ids: list[int]) -> None:
+    for task, task_id in zip(tasks, ids, strict=True):
+        props = (task.task_spec.extensions or {}).get("properties") or {}
+        if props.get("ccOnArrival"):
+            from app.tasks.cc import cc_for_node
+
+            cc_for_node(instance, task_id, props, "arrival")

@@ -1,6 +1,9 @@
 """API schemas for tasks and instances."""
 
+import orjson
 from marshmallow import Schema, fields, validate
+
+from app.core.models import utcnow
 
 
 class TaskSchema(Schema):
@@ -12,7 +15,7 @@ class TaskSchema(Schema):
     name = fields.String()
     form_key = fields.String(allow_none=True)
     lane = fields.String(allow_none=True)
-    candidate_roles = fields.Function(lambda t: [r for r in t.candidate_roles.split(",") if r])
+    candidate_roles = fields.Method("_candidate_roles")
     scope_region = fields.String(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
     status = fields.String()
@@ -24,6 +27,30 @@ class TaskSchema(Schema):
     completed_at = fields.DateTime(allow_none=True)
     completed_by_id = fields.Integer(allow_none=True)
     pass_no = fields.Integer()
+    kind = fields.String()
+    owner_id = fields.Integer(allow_none=True)
+    delegation = fields.String(allow_none=True)
+    parent_task_id = fields.Integer(allow_none=True)
+    sign_position = fields.String(allow_none=True)
+    sign_mode = fields.String(allow_none=True)
+    transferred_to_id = fields.Integer(allow_none=True)
+    proxied_for_id = fields.Integer(allow_none=True)
+    attachments = fields.Method("_attachments")
+    # scope=cc entries only
+    cc_id = fields.Integer()
+    cc_read = fields.Boolean()
+    cc_reason = fields.String()
+    cc_by_id = fields.Integer(allow_none=True)
+    cc_comment = fields.String(allow_none=True)
+    instance_status = fields.String()
+
+    def _candidate_roles(self, obj):
+        raw = obj.get("candidate_roles", "") if isinstance(obj, dict) else obj.candidate_roles
+        return [r for r in (raw or "").split(",") if r]
+
+    def _attachments(self, obj):
+        raw = obj.get("attachments") if isinstance(obj, dict) else obj.attachments
+        return orjson.loads(raw) if raw else []
 
 
 class InstanceSchema(Schema):
@@ -52,3 +79,92 @@ class TaskListQuery(Schema):
 class TaskDetailSchema(TaskSchema):
     data = fields.Raw()
     form = fields.Raw()
+
+
+# --- Approval operations ---------------------------------------------------------------
+
+class ActionRequest(Schema):
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+    attachments = fields.List(fields.Integer(), load_default=list)
+
+
+class UserActionRequest(ActionRequest):
+    user = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class AddSignersRequest(ActionRequest):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(min=1, max=20))
+    position = fields.String(required=True,
+                             validate=validate.OneOf(("before", "after", "parallel")))
+    mode = fields.String(load_default="all", validate=validate.OneOf(("all", "any", "sequential")))
+
+
+class ReturnRequest(ActionRequest):
+    to = fields.String(load_default="previous", validate=validate.Length(min=1, max=100))
+
+
+class RejectRequest(ActionRequest):
+    data = fields.Dict(load_default=dict)
+
+
+class BatchCompleteRequest(Schema):
+    task_ids = fields.List(fields.Integer(), required=True,
+                           validate=validate.Length(min=1, max=1000))
+    data = fields.Dict(load_default=dict)
+
+
+class BatchResultSchema(Schema):
+    task_id = fields.Integer()
+    ok = fields.Boolean()
+    status = fields.Integer()
+    code = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    errors = fields.Raw(allow_none=True)
+    instance_id = fields.Integer(allow_none=True)
+
+
+class BatchResponseSchema(Schema):
+    results = fields.List(fields.Nested(BatchResultSchema))
+    succeeded = fields.Integer()
+    failed = fields.Integer()
+
+
+class CcRequest(Schema):
+    users = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                        validate=validate.Length(min=1, max=50))
+    comment = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=2000))
+
+
+class CcReadSchema(Schema):
+    marked = fields.Integer()
+    unread = fields.Integer()
+
+
+class ProxyRequest(Schema):
+    proxy = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user = fields.String(load_default=None, allow_none=True)  # admins: for someone else
+    starts_at = fields.DateTime(load_default=None, allow_none=True)
+    ends_at = fields.DateTime(required=True)
+    processes = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                            load_default=list)
+    move_pending = fields.Boolean(load_default=False)
+
+
+class RevokeRequest(Schema):
+    recall = fields.Boolean(load_default=False)
+
+
+class ProxySchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    proxy_id = fields.Integer()
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    processes = fields.Function(lambda p: [k for k in p.process_keys.split(",") if k])
+    revoked_at = fields.DateTime(allow_none=True)
+    active = fields.Function(lambda p: p.revoked_at is None and
+                             p.starts_at <= utcnow() < p.ends_at)
+    moved_task_ids = fields.Function(lambda p: getattr(p, "moved", []))

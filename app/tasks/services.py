@@ -62,8 +62,12 @@ def _inbox_stmt(scope: str, n_roles: int, paged: bool):
 
 def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
     """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
+    if scope == "cc":
+        from app.tasks.cc import cc_list
+
+        return cc_list(user, limit, before_id)
     if scope not in ("mine", "group", "completed"):
-        raise ValidationFailed({"scope": ["Must be one of mine, group, completed"]})
+        raise ValidationFailed({"scope": ["Must be one of mine, group, completed, cc"]})
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
@@ -80,7 +84,8 @@ def is_candidate(task: HumanTask, user: User) -> bool:
 
 
 def can_view(task: HumanTask, user: User) -> bool:
-    if user.has_role("admin") or task.assignee_id == user.id or task.completed_by_id == user.id:
+    if user.has_role("admin") or user.id in (task.assignee_id, task.completed_by_id,
+                                             task.owner_id, task.proxied_for_id):
         return True
     return task.assignee_id is None and is_candidate(task, user)
 
@@ -164,19 +169,53 @@ def _advance(instance: ProcessInstance, workflow, engine_task, cleaned: dict):
 
 
 def complete_task(task: HumanTask, user: User, data: dict) -> ProcessInstance:
-    """Validate the task's form, complete it (or return the instance), advance the engine."""
+    """Validate the task's form, complete it (or return the instance), advance the engine.
+
+    Added signers (``kind='signer'``) record their opinion without touching the engine; an
+    approver whose task has pending after/parallel signers decides now and the engine task
+    completes once they have approved (app/tasks/operations.py).
+    """
+    from app.tasks import operations
+
     _ensure_actor(task, user)
+    if task.delegation == "pending":
+        raise Conflict("This task is delegated: resolve it back to its owner instead",
+                       code="delegation_pending")
+    if task.kind == "signer":
+        return operations.complete_signer(task, user, data)
+    data = dict(data or {})
+    attachments = operations.check_attachments(user, data.pop("attachments", None))
     cleaned = _clean(task.form_key, task.bpmn_id, data)
+    instance = db.session.get(ProcessInstance, task.instance_id)
+    operations.check_comment(instance, task, cleaned.get("comment"))
+    if operations.defer_to_signers(task, user, cleaned, attachments):
+        return instance
+    return finish_engine_task(task, user, cleaned, attachments)
+
+
+def finish_engine_task(task: HumanTask, user: User, cleaned: dict,
+                       attachments: list[int] | None = None) -> ProcessInstance:
+    """Apply a validated decision to the engine task behind ``task`` and save the instance."""
+    from app.tasks import operations
+
     instance = db.session.get(ProcessInstance, task.instance_id)
     workflow = load_workflow_of(instance)
     engine_task = runtime.task_by_id(workflow, task.engine_task_id)
     if engine_task is None or not runtime.is_ready(engine_task):
         raise Conflict(f"Task {task.id} is no longer waiting", code="task_closed")
     decision = _advance(instance, workflow, engine_task, cleaned)
-    _close(task, user, cleaned, decision)
-    save(instance, workflow, user)
+    skipped = operations.jump_back(instance, workflow, task) if decision != "return" else []
+    _close(task, user, cleaned, decision, statuses=("open", "waiting"), attachments=attachments)
+    save(instance, workflow, user, on_written=operations.history_writer(skipped, user))
     _audit(user, "task.completed", task, outcome=task.outcome, comment=task.comment,
-           bpmn_id=task.bpmn_id)
+           bpmn_id=task.bpmn_id, attachments=attachments or [])
+    if decision == "return":
+        operations.mark_jump(instance, task, workflow=None)
+    elif task.kind == "engine":
+        from app.tasks.cc import cc_for_node
+
+        cc_for_node(instance, task.id, operations.node_settings(instance, task.bpmn_id),
+                    "completion", by=user)
     return instance
 
 
@@ -187,15 +226,21 @@ def _closed_values(user: User, cleaned: dict, decision) -> dict:
             "submitted": orjson.dumps(cleaned, default=str).decode(), "assignee_id": user.id}
 
 
-def _close(task: HumanTask, user: User, cleaned: dict, decision) -> None:
+def _close(task: HumanTask, user: User, cleaned: dict, decision,
+           statuses: tuple[str, ...] = ("open",), attachments: list[int] | None = None) -> None:
     """Close the task row, guarded on it still being open (a double submit loses here)."""
     values = _closed_values(user, cleaned, decision)
-    done = sql.execute(_CLOSE, {"w_id": task.id, "w_status": "open", **sql.bind("s", values)})
+    if task.status not in statuses:
+        raise Conflict(f"Task {task.id} is already {task.status}", code="task_closed")
+    done = sql.execute(_CLOSE, {"w_id": task.id, "w_status": task.status,
+                                **sql.bind("s", values)})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was completed by someone else", code="task_closed")
     sql.execute(_DROP_CANDIDATES, {"task_id": task.id})
     for key, value in values.items():
         set_committed_value(task, key, value)
+    if attachments:
+        task.attachments = orjson.dumps(attachments).decode()
 
 
 def _return_target(workflow, engine_task):
@@ -287,7 +332,11 @@ def instance_view_data(instance: ProcessInstance) -> dict:
 
 
 def can_view_instance(instance: ProcessInstance, user: User) -> bool:
+    from app.tasks.cc import is_cc
+
     if user.has_role("admin", "analyst") or instance.started_by_id == user.id:
+        return True
+    if is_cc(instance.id, user):
         return True
     return any(can_view(t, user) or is_candidate(t, user) for t in instance_tasks(instance.id))
 

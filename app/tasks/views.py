@@ -47,20 +47,28 @@ from app.tasks.services import (
 
 bp = Blueprint("tasks", __name__)
 
-SCOPES = ("mine", "group", "completed")
+SCOPES = ("mine", "group", "completed", "cc")
 DEFAULT_FILE_TYPES = ("application/pdf", "image/png", "image/jpeg")
 
 LABELS = {
     "task_status": {"open": _l("Open"), "completed": _l("Completed"),
-                    "returned": _l("Returned"), "cancelled": _l("Cancelled")},
+                    "returned": _l("Returned"), "cancelled": _l("Cancelled"),
+                    "transferred": _l("Transferred"), "waiting": _l("Waiting for signers"),
+                    "pending": _l("Queued")},
     "task_outcome": {"approve": _l("Approved"), "reject": _l("Rejected"),
                      "return": _l("Returned for changes"), "completed": _l("Completed"),
-                     "cancelled": _l("Cancelled")},
+                     "cancelled": _l("Cancelled"), "transferred": _l("Transferred"),
+                     "skipped": _l("Skipped on resubmit"), "taken_back": _l("Taken back")},
     "instance_status": {"running": _l("Running"), "completed": _l("Completed"),
                         "error": _l("Error"), "cancelled": _l("Cancelled")},
     "outcome": {"approved": lazy_pgettext("outcome", "Approved"),
                 "rejected": lazy_pgettext("outcome", "Rejected"),
-                "completed": _l("Completed"), "cancelled": _l("Cancelled")},
+                "completed": _l("Completed"), "cancelled": _l("Cancelled"),
+                "withdrawn": _l("Withdrawn")},
+    "sign_position": {"before": _l("Before me"), "after": _l("After me"),
+                      "parallel": _l("Together with me")},
+    "sign_mode": {"all": _l("All must approve"), "any": _l("Any one decides"),
+                  "sequential": _l("One after another")},
 }
 CONFLICTS = {
     "task_closed": _l("This task is already closed."),
@@ -68,6 +76,11 @@ CONFLICTS = {
     "not_assignee": _l("This task is assigned to someone else."),
     "personal_task": _l("This task is yours alone and cannot be released."),
     "stale_instance": _l("The application was changed by someone else; reload and try again."),
+    "delegation_pending": _l("This task is delegated; the delegate must resolve it first."),
+    "withdraw_window_closed": _l("An approver has already acted; it can no longer be "
+                                 "withdrawn."),
+    "take_back_window_closed": _l("The next approver has already opened or acted on it."),
+    "signers_pending": _l("This task already waits for added signers."),
 }
 # "区域经理审批 Regional manager review": a Chinese part, then an English part.
 _BILINGUAL = re.compile(r"^(?P<zh>[^A-Za-z]*[\u3400-\u9fff][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$")
@@ -96,6 +109,14 @@ def datetime_filter(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:
 @bp.app_template_filter("label")
 def label_filter(value, kind: str) -> str:
     return str(LABELS.get(kind, {}).get(value, value or ""))
+
+
+@bp.app_template_filter("attachment_ids")
+def attachment_ids_filter(value) -> list[int]:
+    """The attachment ids stored (as JSON) on a task row."""
+    import orjson
+
+    return orjson.loads(value) if value else []
 
 
 @bp.app_template_global("user_name")
@@ -183,8 +204,14 @@ def _permissions(task: HumanTask) -> dict:
     is_open, mine = task.status == "open", task.assignee_id == user.id
     claimable = is_open and task.assignee_id is None and is_candidate(task, user)
     personal = not task.candidate_roles and not task.candidate_users
-    return {"can_act": is_open and (mine or claimable), "can_claim": claimable,
-            "can_release": is_open and mine and not personal}
+    delegated = task.delegation == "pending"
+    can_act = is_open and (mine or claimable) and not delegated
+    return {"can_act": can_act, "can_claim": claimable,
+            "can_release": is_open and mine and not personal and not delegated,
+            "can_operate": can_act and task.kind == "engine",
+            "can_resolve": is_open and mine and delegated,
+            "can_take_back": task.kind == "engine" and task.completed_by_id == user.id
+            and task.status in ("completed", "returned")}
 
 
 def _instance_context(instance: ProcessInstance, tasks: list[HumanTask]) -> dict:
@@ -192,6 +219,17 @@ def _instance_context(instance: ProcessInstance, tasks: list[HumanTask]) -> dict
     return {"instance": instance, "timeline": tasks, "app_form": app_form,
             "app_values": app_values, "process_name": _process_names().get(
                 instance.process_key, instance.process_key)}
+
+
+def _return_targets(task: HumanTask, tasks: list[HumanTask]) -> list[tuple[str, str]]:
+    """Steps already passed before ``task`` (for the return menu), oldest first."""
+    seen, out = set(), []
+    for t in tasks:
+        if t.id < task.id and t.kind == "engine" and t.bpmn_id != task.bpmn_id and \
+                t.bpmn_id not in seen and t.status in ("completed", "returned"):
+            seen.add(t.bpmn_id)
+            out.append((t.bpmn_id, t.name))
+    return out
 
 
 def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
@@ -205,6 +243,7 @@ def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
         values = _prefill(task, tasks)
     return render_template(
         "tasks/task.html", task=task, form=form, values=values, errors=errors or {},
+        return_targets=_return_targets(task, tasks), LABELS=LABELS,
         readonly_fields=form.readonly_for(task.bpmn_id) if form else (),
         done_values=submitted_data(task), **_permissions(task), **ctx), status
 
@@ -217,15 +256,21 @@ def inbox():
     scope = request.args.get("scope", "mine")
     if scope not in SCOPES:
         scope = "mine"
+    from app.tasks.cc import unread_count
+
     tasks = inbox_query(current_user, scope)
     return render_template("tasks/inbox.html", scope=scope, tasks=tasks,
-                           process_names=_process_names())
+                           process_names=_process_names(), cc_unread=unread_count(current_user))
 
 
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def task_page(task_id: int):
-    return _render_task(get_task_for(task_id, current_user))
+    from app.tasks.operations import mark_opened
+
+    task = get_task_for(task_id, current_user)
+    mark_opened(task, current_user)
+    return _render_task(task)
 
 
 @bp.post("/tasks/<int:task_id>/complete")
@@ -234,7 +279,7 @@ def complete(task_id: int):
     task = get_task_for(task_id, current_user)
     form, data = _form(task.form_key), {}
     try:
-        data = _parse_post(form, task.bpmn_id)
+        data = _parse_post(form, task.bpmn_id) if form else _plain_decision()
         complete_task(task, current_user, data)
     except ValidationFailed as exc:
         values = getattr(exc, "values", None) or data
@@ -328,9 +373,234 @@ def instance_page(instance_id: int):
     instance = get_instance(instance_id)
     if not can_view_instance(instance, current_user):
         raise NotFound(_("Application %(id)s not found", id=instance_id))
+    from app.tasks.cc import mark_read
+
+    mark_read(current_user, instance_id=instance.id)
     tasks = instance_tasks(instance.id)
     mine = [t for t in tasks if t.status == "open" and t.assignee_id == current_user.id]
     data = instance_view_data(instance)
+    can_withdraw = instance.status == "running" and instance.started_by_id == current_user.id
     return render_template("tasks/instance.html", my_task=mine[0] if mine else None,
+                           can_withdraw=can_withdraw,
                            dealer_code=data.get("dealer_code"),
                            **_instance_context(instance, tasks))
+
+
+# --- Approval operations ---------------------------------------------------------------
+
+def _plain_decision() -> dict:
+    """Decision and comment of a task without a form (added signers, form-less models)."""
+    data = {"decision": request.form.get("decision") or "approve",
+            "comment": request.form.get("comment") or None}
+    files = _uploads()
+    if files:
+        data["attachments"] = files
+    return data
+
+
+def _uploads() -> list[int]:
+    from app.files.services import save_upload
+
+    cfg, out = current_app.config, []
+    for upload in request.files.getlist("attachments"):
+        if upload and upload.filename:
+            out.append(save_upload(upload, uploaded_by=current_user.id,
+                                   allowed_types=DEFAULT_FILE_TYPES,
+                                   max_bytes=cfg["MAX_UPLOAD_BYTES"],
+                                   upload_dir=cfg["UPLOAD_DIR"]).id)
+    return out
+
+
+def _operate(task_id: int, action, done_message, back_to_task: bool = False):
+    """Run one operation from the task page: flash the result, 422 page on bad input."""
+    task = get_task_for(task_id, current_user)
+    comment = (request.form.get("comment") or "").strip() or None
+    try:
+        action(task, comment, _uploads())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for field, messages in exc.errors.items():
+            flash(f"{field}: {'; '.join(map(str, messages))}", "error")
+        return _render_task(get_task_for(task_id, current_user), status=422)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+        return redirect(url_for(".task_page", task_id=task_id))
+    flash(done_message, "success")
+    if back_to_task:
+        return redirect(url_for(".task_page", task_id=task_id))
+    return redirect(url_for(".inbox"))
+
+
+@bp.post("/tasks/<int:task_id>/transfer")
+@login_required
+def transfer(task_id: int):
+    from app.tasks import operations
+
+    target = request.form.get("user", "")
+    return _operate(task_id, lambda t, c, f: operations.transfer(t, current_user, target, c, f),
+                    _("Task transferred to %(user)s.", user=target))
+
+
+@bp.post("/tasks/<int:task_id>/delegate")
+@login_required
+def delegate(task_id: int):
+    from app.tasks import operations
+
+    target = request.form.get("user", "")
+    return _operate(task_id, lambda t, c, f: operations.delegate(t, current_user, target, c, f),
+                    _("Task delegated to %(user)s; it comes back to you when resolved.",
+                      user=target))
+
+
+@bp.post("/tasks/<int:task_id>/resolve")
+@login_required
+def resolve(task_id: int):
+    from app.tasks import operations
+
+    return _operate(task_id, lambda t, c, f: operations.resolve(t, current_user, c, f),
+                    _("Task resolved back to its owner."))
+
+
+@bp.post("/tasks/<int:task_id>/add-signers")
+@login_required
+def add_signers(task_id: int):
+    from app.tasks import operations
+
+    users = [u for u in re.split(r"[\s,，;；]+", request.form.get("users", "")) if u]
+    position, mode = request.form.get("position", ""), request.form.get("mode", "all")
+    return _operate(task_id, lambda t, c, f: operations.add_signers(
+        t, current_user, users, position, mode, c, f),
+        _("Signers added: %(users)s.", users=", ".join(users)), back_to_task=True)
+
+
+@bp.post("/tasks/<int:task_id>/return")
+@login_required
+def return_task(task_id: int):
+    from app.tasks import operations
+
+    to = request.form.get("to") or "previous"
+    return _operate(task_id, lambda t, c, f: operations.return_task(t, current_user, to, c, f),
+                    _("The application was returned."))
+
+
+@bp.post("/tasks/<int:task_id>/reject")
+@login_required
+def reject(task_id: int):
+    from app.tasks import operations
+
+    return _operate(task_id, lambda t, c, f: operations.reject(t, current_user, c, f),
+                    _("The application was rejected."))
+
+
+@bp.post("/tasks/<int:task_id>/take-back")
+@login_required
+def take_back(task_id: int):
+    from app.tasks import operations
+
+    task = get_task_for(task_id, current_user)
+    try:
+        new = operations.take_back(task, current_user, request.form.get("comment") or None)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+        return redirect(url_for(".task_page", task_id=task_id))
+    flash(_("You took the step back; decide again."), "success")
+    return redirect(url_for(".task_page", task_id=new.id))
+
+
+@bp.post("/instances/<int:instance_id>/withdraw")
+@login_required
+def withdraw(instance_id: int):
+    from app.tasks import operations
+
+    instance = operations.get_instance_for(instance_id, current_user)
+    try:
+        operations.withdraw(instance, current_user, request.form.get("comment") or None)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+    else:
+        flash(_("Your application was withdrawn."), "success")
+    return redirect(url_for(".instance_page", instance_id=instance_id))
+
+
+@bp.post("/tasks/batch-complete")
+@login_required
+def batch_complete():
+    from app.tasks import operations
+
+    ids = [int(i) for i in request.form.getlist("task_ids") if i.isdigit()]
+    if not ids:
+        flash(_("Select the tasks to approve first."), "error")
+        return redirect(url_for(".inbox"))
+    data = {"decision": "approve", "comment": request.form.get("comment") or None}
+    results = operations.batch_complete(current_user, ids, data)
+    ok = sum(1 for r in results if r["ok"])
+    tasks = {t.id: t for t in db.session.query(HumanTask).filter(HumanTask.id.in_(ids))}
+    return render_template("tasks/batch_result.html", results=results, tasks=tasks,
+                           succeeded=ok, failed=len(results) - ok)
+
+
+@bp.post("/tasks/<int:task_id>/cc")
+@login_required
+def cc(task_id: int):
+    from app.tasks.cc import cc_adhoc
+
+    users = [u for u in re.split(r"[\s,，;；]+", request.form.get("users", "")) if u]
+    return _operate(task_id, lambda t, c, f: cc_adhoc(t, current_user, users, c),
+                    _("CC sent to %(users)s.", users=", ".join(users)), back_to_task=True)
+
+
+# --- 代理 proxies ----------------------------------------------------------------------
+
+@bp.route("/proxies", methods=["GET", "POST"])
+@login_required
+def proxies():
+    from datetime import datetime
+
+    from app.tasks.proxies import list_proxies, set_proxy
+
+    status = 200
+    if request.method == "POST":
+        form = request.form
+        try:
+            starts = datetime.fromisoformat(form["starts_at"]) if form.get("starts_at") else None
+            ends = datetime.fromisoformat(form.get("ends_at", ""))
+        except ValueError:
+            flash(_("Give the period as dates and times."), "error")
+            status = 422
+        else:
+            keys = [k for k in re.split(r"[\s,，]+", form.get("processes", "")) if k]
+            try:
+                set_proxy(current_user, form.get("proxy", ""), starts, ends, keys,
+                          form.get("user") or None, bool(form.get("move_pending")))
+            except ValidationFailed as exc:
+                db.session.rollback()
+                for field, messages in exc.errors.items():
+                    flash(f"{field}: {'; '.join(map(str, messages))}", "error")
+                status = 422
+            except Conflict as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                status = 409
+            else:
+                flash(_("Proxy set."), "success")
+                return redirect(url_for(".proxies"))
+    return render_template("tasks/proxies.html", proxies=list_proxies(current_user),
+                           processes=_process_names()), status
+
+
+@bp.post("/proxies/<int:proxy_id>/revoke")
+@login_required
+def revoke_proxy(proxy_id: int):
+    from app.tasks.proxies import revoke
+
+    try:
+        revoke(current_user, proxy_id, bool(request.form.get("recall")))
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(_("Proxy revoked."), "success")
+    return redirect(url_for(".proxies"))
