@@ -78,6 +78,7 @@ def create_app(config=None) -> Flask:
 def _register_connectors() -> None:
     import app.dealers.operations  # noqa: F401  (dealers.archive)
     import app.erp.operations  # noqa: F401  (the erp.* operations)
+    import app.stores.operations  # noqa: F401  (the stores.* operations)
     import connectors.builtin  # noqa: F401
 
 
@@ -94,13 +95,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.erp.api import blp as erp_api
     from app.files.api import blp as files_api
     from app.jobs.api import blp as jobs_api
+    from app.stores.api import blp as stores_api
     from app.tasks.api import blp as tasks_api
     from app.tasks.views import bp as tasks_views
 
     api = Api(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
-                erp_api):
+                erp_api, stores_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views

@@ -8,3 +8,13 @@ from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
 from app.jobs.models import Incident, Job  # noqa: F401
 from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401
+from app.stores.models import (  # noqa: F401
+    Inspection,
+    InspectionPlan,
+    InspectionScore,
+    Store,
+    StoreBudgetLine,
+    StoreEvent,
+    StoreMilestone,
+    StorePhoto,
+)
