@@ -117,3 +117,6 @@ def register_cli(app: Flask) -> None:
     from app.erp.cli import erp_sim_cmd
 
     app.cli.add_command(erp_sim_cmd)
+    from app.stores.cli import stores_cli
+
+    app.cli.add_command(stores_cli)
