@@ -95,9 +95,12 @@ def seed_cmd():
     """Seed regions, demo users (password 'demo') and two active dealers."""
     from app.admin.demo import seed_demo
 
+    from app.stores.demo import seed_demo_stores
+
     created = seed_demo()
+    stores = seed_demo_stores()
     db.session.commit()
-    click.echo(f"demo data ready ({created} users created)")
+    click.echo(f"demo data ready ({created} users, {stores} stores created)")
 
 
 @click.command("worker")

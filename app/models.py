@@ -7,7 +7,6 @@ from app.engine.models import ProcessInstance, ProcessVersion  # noqa: F401
 from app.erp.models import ErpMessage  # noqa: F401
 from app.files.models import Attachment  # noqa: F401
 from app.jobs.models import Incident, Job  # noqa: F401
-from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401
 from app.stores.models import (  # noqa: F401
     Inspection,
     InspectionPlan,
@@ -18,3 +17,4 @@ from app.stores.models import (  # noqa: F401
     StoreMilestone,
     StorePhoto,
 )
+from app.tasks.models import HumanTask, TaskCandidate  # noqa: F401

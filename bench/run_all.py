@@ -21,6 +21,7 @@ BENCHES = [
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
+    ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),
 ]
 
 

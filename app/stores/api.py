@@ -50,8 +50,8 @@ def get_store(store_id):
 @require_api("dealer", "store_ops", "admin")
 def apply(body):
     """Apply for a new store (starts ``store_opening``); 422 when the budget does not add up."""
-    from app.tasks.services import instance_for_api
     from app.tasks.schemas import InstanceSchema
+    from app.tasks.services import instance_for_api
 
     instance = services.apply_for_store(api_user(), body["data"])
     return InstanceSchema().dump(instance_for_api(instance)), 201

@@ -63,7 +63,9 @@ def index():
     total = services.count_stores(current_user, **active)
     return render_template("stores/index.html", stores=rows, filters=filters, total=total,
                            offset=offset, page=PAGE, regions=_regions(),
-                           statuses=STORE_STATUSES, types=STORE_TYPES)
+                           statuses=STORE_STATUSES, types=STORE_TYPES,
+                           status_labels={k: str(v) for k, v in LABELS["status"].items()},
+                           type_labels={k: str(v) for k, v in LABELS["type"].items()})
 
 
 @bp.get("/stores/export.xlsx")

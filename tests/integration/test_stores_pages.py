@@ -79,3 +79,17 @@ def test_cli_generates_a_slot_once_and_checks_milestones(app):
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
     checked = runner.invoke(args=["stores", "check-milestones", "--today", "2026-12-01"])
     assert checked.exit_code == 0 and "0 reminded, 0 escalated" in checked.output
+
+
+def test_demo_stores_cover_every_state_once(app, api):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0 and "6 stores created" in first.output
+    assert "0 stores created" in runner.invoke(args=["demo", "seed"]).output
+    seen = api("storeops").get("/api/v1/stores?limit=50").json
+    assert {s["status"] for s in seen} == {"planned", "opening", "active", "suspended", "closed"}
+    assert {s["dealer_name"] for s in api("dealer_south").get("/api/v1/stores").json} == \
+        {"广州南粤快消品有限公司"}
+    opening = next(s for s in seen if s["status"] == "opening")
+    detail = api("dealer_east").get(f"/api/v1/stores/{opening['id']}").json
+    assert 0 < sum(m["status"] == "confirmed" for m in detail["milestones"]) < 5
