@@ -94,7 +94,6 @@ def verify_cmd():
 def seed_cmd():
     """Seed regions, demo users (password 'demo') and two active dealers."""
     from app.admin.demo import seed_demo
-
     from app.stores.demo import seed_demo_stores
 
     created = seed_demo()

@@ -16,12 +16,15 @@ from app.stores.services import MILESTONE_PLAN, add_event
 
 # (code, dealer code, name, city, address, type, area, status, days since opening/approval)
 DEMO_STORES = [
-    ("SE900001", "DE000001", "上海南京路旗舰店", "上海", "黄浦区南京东路 300 号", "flagship", "260", "active", 180),
-    ("SE900002", "DE000001", "上海徐家汇标准店", "上海", "徐汇区漕溪北路 88 号", "standard", "120", "opening", 40),
-    ("SE900003", "DE000001", "苏州观前街店", "苏州", "姑苏区观前街 12 号", "standard", "90", "suspended", 400),
-    ("SS900001", "DS000001", "广州天河店", "广州", "天河区天河路 208 号", "standard", "150", "active", 90),
-    ("SS900002", "DS000001", "深圳福田专柜", "深圳", "福田区华强北路 1 号", "kiosk", "30", "closed", 700),
-    ("SS900003", "DS000001", "佛山祖庙店", "佛山", "禅城区祖庙路 6 号", "standard", "110", "planned", 0),
+    ("SE900001", "DE000001", "上海南京路旗舰店", "上海", "南京东路 300 号", "flagship", "260",
+     "active", 180),
+    ("SE900002", "DE000001", "上海徐家汇标准店", "上海", "漕溪北路 88 号", "standard", "120",
+     "opening", 40),
+    ("SE900003", "DE000001", "苏州观前街店", "苏州", "观前街 12 号", "standard", "90",
+     "suspended", 400),
+    ("SS900001", "DS000001", "广州天河店", "广州", "天河路 208 号", "standard", "150", "active", 90),
+    ("SS900002", "DS000001", "深圳福田专柜", "深圳", "华强北路 1 号", "kiosk", "30", "closed", 700),
+    ("SS900003", "DS000001", "佛山祖庙店", "佛山", "祖庙路 6 号", "standard", "110", "planned", 0),
 ]
 BUDGET = {"rent": "120000", "decoration": "180000", "equipment": "60000", "first_stock": "40000"}
 
