@@ -4,7 +4,7 @@ from flask import request, send_file
 from flask_smorest import Blueprint
 
 from app.core.auth import api_user, require_api
-from app.stores import export, inspections, photos, schemas, services
+from app.stores import export, inspections, lifecycle, photos, schemas, services
 
 blp = Blueprint("stores_api", __name__, description="Stores and inspections")
 
@@ -81,7 +81,7 @@ def _status_change(kind: str, body: dict, store_id: int):
     from app.tasks.services import instance_for_api
 
     store = services.get_store_for(store_id, api_user())
-    instance = services.request_status_change(store, api_user(), kind, body)
+    instance = lifecycle.request_status_change(store, api_user(), kind, body)
     return InstanceSchema().dump(instance_for_api(instance)), 201
 
 

@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from app.stores import inspections, services
+from app.stores import inspections, lifecycle, services
 from connectors.registry import CallContext, registry
 
 
@@ -13,6 +13,7 @@ class _Params(Schema):
 
 class ApplicationParams(_Params):
     dealer = fields.String(required=True)
+    region = fields.String(load_default=None, allow_none=True)
     store_name = fields.String(required=True)
     city = fields.String(required=True)
     address = fields.String(required=True)
@@ -66,13 +67,13 @@ class StatusParams(_Params):
 @registry.register("stores.close", schema=StatusParams, internal=True,
                    description="Close a store (cancelling its open milestones and inspections)")
 def close(params: dict, ctx: CallContext) -> dict:
-    return _store_result(services.close_store(params, ctx.instance_id))
+    return _store_result(lifecycle.close_store(params, ctx.instance_id))
 
 
 @registry.register("stores.suspend", schema=StatusParams, internal=True,
                    description="Suspend a store")
 def suspend(params: dict, ctx: CallContext) -> dict:
-    return _store_result(services.suspend_store(params, ctx.instance_id))
+    return _store_result(lifecycle.suspend_store(params, ctx.instance_id))
 
 
 class ReinspectionParams(_Params):

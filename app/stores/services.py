@@ -135,7 +135,7 @@ def history(store: Store) -> list[StoreEvent]:
                               .order_by(StoreEvent.id)).all()
 
 
-def _set_status(store: Store, status: str, actor: str, reason: str | None,
+def set_status(store: Store, status: str, actor: str, reason: str | None,
                 instance_id: int | None = None) -> None:
     before = store.status
     store.status, store.status_reason = status, reason
@@ -202,7 +202,7 @@ def register_application(params: dict, instance_id: int) -> Store:
     store = db.session.scalar(select(Store).where(Store.opening_instance_id == instance_id))
     if store is not None:
         return store
-    dealer = db.session.get(Dealer, int(params["dealer"]))
+    dealer = _applying_dealer(params, instance_id)
     lines = params.get("budget_lines") or []
     store = Store(name=params["store_name"], dealer_id=dealer.id, region=dealer.region,
                   status="planned", city=params["city"], address=params["address"],
@@ -222,6 +222,25 @@ def register_application(params: dict, instance_id: int) -> Store:
 
     link_photos(params.get("photos") or [], store_id=store.id, actor="worker")
     return store
+
+
+def _applying_dealer(params: dict, instance_id: int) -> Dealer:
+    """The dealer of an application started through any door (the generic process start
+    included): the starter must be that dealer's user or store operations, and the region
+    must be the dealer's; otherwise the process refuses it (a BPMN error)."""
+    from app.core.models import User
+    from app.engine.models import ProcessInstance
+
+    dealer = db.session.get(Dealer, int(params["dealer"])) \
+        if str(params.get("dealer") or "").isdigit() else None
+    instance = db.session.get(ProcessInstance, instance_id)
+    starter = db.session.get(User, instance.started_by_id) if instance else None
+    allowed = dealer is not None and starter is not None and dealer.status == "active" and (
+        starter.dealer_id == dealer.id or starter.has_role("store_ops", "admin"))
+    if not allowed or params.get("region") not in (None, dealer.region):
+        raise BusinessError("NOT_ALLOWED", "This application names a dealer or region the "
+                                           "applicant may not apply for")
+    return dealer
 
 
 def store_of_instance(instance_id: int) -> Store:
@@ -247,7 +266,7 @@ def start_opening_project(instance_id: int, today: date | None = None) -> Store:
         store.milestones.append(StoreMilestone(code=code, seq=seq, category=category,
                                                planned_start=start, planned_date=due))
         start = due
-    _set_status(store, "opening", "worker", "Budget approved; opening project started",
+    set_status(store, "opening", "worker", "Budget approved; opening project started",
                 instance_id)
     return store
 
@@ -255,7 +274,7 @@ def start_opening_project(instance_id: int, today: date | None = None) -> Store:
 def reject_application(instance_id: int, reason: str | None) -> Store:
     store = store_of_instance(instance_id)
     if store.status != "closed":
-        _set_status(store, "closed", "worker", f"Application rejected: {reason or ''}".strip(),
+        set_status(store, "closed", "worker", f"Application rejected: {reason or ''}".strip(),
                     instance_id)
     return store
 
@@ -268,7 +287,7 @@ def activate_store(instance_id: int) -> Store:
     if store.status == "active":
         return store
     store.opened_on = date.today()
-    _set_status(store, "active", "worker", "Acceptance inspection passed", instance_id)
+    set_status(store, "active", "worker", "Acceptance inspection passed", instance_id)
     ensure_plan_for(store)
     return store
 
@@ -391,100 +410,6 @@ def check_overdue_milestones(today: date | None = None, escalate_after_days: int
             counts["escalated"] += 1
     db.session.flush()
     return counts
-
-
-# -- closure and suspension -------------------------------------------------------------------
-
-def open_items(store: Store) -> dict:
-    milestones = [m.code for m in store.milestones if m.status in MILESTONE_OPEN]
-    inspections = db.session.scalars(select(Inspection.id).where(
-        Inspection.store_id == store.id, Inspection.status == "open")).all()
-    return {"milestones": milestones, "inspections": list(inspections)}
-
-
-def request_status_change(store: Store, user, kind: str, data: dict):
-    """Start ``store_closure`` or ``store_suspension``; refuse (409) while items are open
-    unless the caller asks to cancel them."""
-    from app.tasks.services import start_instance
-
-    if not (user.dealer_id == store.dealer_id or user.has_role("store_ops", "admin")):
-        raise Forbidden("Only the store's dealer or store operations may ask for this")
-    allowed = {"closure": ("active", "suspended", "opening", "planned"),
-               "suspension": ("active",)}[kind]
-    if store.status not in allowed:
-        raise Conflict(f"A {store.status} store cannot go through {kind}", code="wrong_status")
-    items = open_items(store)
-    if kind == "closure" and (items["milestones"] or items["inspections"]) \
-            and not data.get("cancel_open_items"):
-        raise Conflict("The store has open milestones or inspections; cancel them explicitly "
-                       "(cancel_open_items) or finish them first", code="store_has_open_items",
-                       details={"open": items})
-    form = {"store": str(store.id), "region": store.region, "reason": data["reason"],
-            "cancel_open_items": "yes" if data.get("cancel_open_items") else "no",
-            "effective_date": data.get("effective_date"), "title": f"{store.code} {store.name}"}
-    instance = start_instance(f"store_{kind}", user, form, business_key=f"{kind}:{store.id}")
-    add_event(store, f"{kind}_requested", user.username, data["reason"],
-              instance_id=instance.id, details={"open": items})
-    return instance
-
-
-def cancel_open_items(store: Store, actor: str, instance_id: int | None) -> dict:
-    items = open_items(store)
-    for m in store.milestones:
-        if m.status in MILESTONE_OPEN:
-            m.status = "cancelled"
-    if items["inspections"]:
-        db.session.execute(Inspection.__table__.update()
-                           .where(Inspection.id.in_(items["inspections"]))
-                           .values(status="cancelled"))
-    if items["milestones"] or items["inspections"]:
-        add_event(store, "open_items_cancelled", actor, "Cancelled with the closure",
-                  instance_id=instance_id, details=items)
-    return items
-
-
-def _check_requester(store: Store, username: str | None) -> None:
-    """The request may come from the generic process start: the requester must be the
-    store's dealer or store operations, or the change is refused (a BPMN error)."""
-    from app.core.models import User
-
-    user = User.by_username(username or "")
-    if user is None or not (user.dealer_id == store.dealer_id
-                            or user.has_role("store_ops", "admin")):
-        raise BusinessError("NOT_ALLOWED", f"{username} may not change store {store.code}")
-
-
-def _store_param(params: dict) -> Store:
-    store = db.session.get(Store, int(params["store"])) if str(params["store"]).isdigit() else None
-    if store is None:
-        raise BusinessError("NOT_ALLOWED", f"Store {params['store']} does not exist")
-    _check_requester(store, params.get("requested_by"))
-    return store
-
-
-def close_store(params: dict, instance_id: int) -> Store:
-    store = _store_param(params)
-    if store.status == "closed":
-        return store
-    cancel_open_items(store, "worker", instance_id)
-    store.closed_on = params.get("effective_date") or date.today()
-    _set_status(store, "closed", "worker", params.get("reason"), instance_id)
-    _deactivate_store_plans(store)
-    return store
-
-
-def suspend_store(params: dict, instance_id: int) -> Store:
-    store = _store_param(params)
-    if store.status != "suspended":
-        _set_status(store, "suspended", "worker", params.get("reason"), instance_id)
-    return store
-
-
-def _deactivate_store_plans(store: Store) -> None:
-    from app.stores.models import InspectionPlan
-
-    for plan in db.session.scalars(select(InspectionPlan).where(InspectionPlan.store_id == store.id)):
-        plan.active = False
 
 
 def store_detail(store: Store) -> dict:

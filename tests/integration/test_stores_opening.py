@@ -206,3 +206,18 @@ def test_overdue_milestones_remind_then_escalate(api, application):
     morning = api("mgr_east").get("/api/v1/stores/morning").json
     assert morning[0]["id"] == store_id and morning[0]["overdue"] == 1
     assert morning[0]["total"] == 5 and morning[0]["done"] == 0
+
+
+def test_an_application_for_another_dealer_through_the_generic_start_is_refused(api, application):
+    from app.dealers.models import Dealer
+
+    east = db.session.query(Dealer).filter_by(code="DE000001").one()
+    data = application() | {"dealer": str(east.id), "region": "east"}
+    r = api("dealer_south").post("/api/v1/processes/store_opening/instances", json={"data": data})
+    assert r.status_code == 201, r.json
+    assert run_due_jobs("test") == 1
+    db.session.remove()
+    assert db.session.query(Store).count() == 0
+    done = api("dealer_south").get(f"/api/v1/instances/{r.json['id']}").json
+    assert done["status"] == "completed" and done["outcome"] == "refused"
+    assert api("mgr_east").get("/api/v1/tasks?scope=group").json == []
