@@ -42,3 +42,16 @@ def check_cmd(today):
         escalate_after_days=current_app.config["STORE_MILESTONE_ESCALATE_DAYS"])
     db.session.commit()
     click.echo(f"{counts['reminded']} reminded, {counts['escalated']} escalated")
+
+
+@stores_cli.command("check-inspections")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Check as of this day (default: today).")
+def check_inspections_cmd(today):
+    """Remind inspectors of inspections due within three days; escalate overdue ones."""
+    from app.stores.inspections import check_inspections
+
+    counts = check_inspections(today.date() if today else date.today())
+    db.session.commit()
+    click.echo(f"{counts['inspection_due_soon']} reminded, {counts['inspection_overdue']} "
+               "escalated")

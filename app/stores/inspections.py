@@ -16,6 +16,7 @@ from app.stores.models import (
     InspectionPlan,
     InspectionScore,
     Store,
+    StoreEvent,
 )
 from app.stores.services import STAFF_ROLES, add_event
 
@@ -142,6 +143,43 @@ def generate_inspections(slot: str, actor: str = "worker") -> int:
                    target_id=plan.id, details={"slot": slot, "created": count})
         created += count
     return created
+
+
+def generate_current_slot(today: date | None = None, actor: str = "worker") -> int:
+    """The periodic job: generate this month's inspections (a no-op after the first run)."""
+    return generate_inspections(slot_of(today or date.today()), actor)
+
+
+def check_inspections(today: date | None = None, remind_days_before: int = 3) -> dict:
+    """Remind inspectors of inspections due soon, escalate overdue ones to store operations.
+
+    Each inspection is reminded once and escalated once (guarded UPDATEs, so concurrent runs
+    do not double up); the reminders are store events addressed to a role.
+    """
+    today, now = today or date.today(), utcnow()
+    table = Inspection.__table__
+    soon = table.update().where(
+        table.c.status == "open", table.c.reminded_at.is_(None),
+        table.c.due_on <= today + timedelta(days=remind_days_before)).values(reminded_at=now)
+    late = table.update().where(table.c.status == "open", table.c.escalated_at.is_(None),
+                                table.c.due_on < today).values(escalated_at=now)
+    counts = {}
+    for kind, stmt, column, role in (("inspection_due_soon", soon, table.c.reminded_at,
+                                      "inspector"),
+                                     ("inspection_overdue", late, table.c.escalated_at,
+                                      "store_ops")):
+        db.session.execute(stmt)
+        rows = db.session.execute(select(table.c.id, table.c.store_id, table.c.due_on)
+                                  .where(column == now)).all()
+        if rows:
+            db.session.execute(StoreEvent.__table__.insert(), [
+                {"store_id": r.store_id, "kind": kind, "actor": "system",
+                 "message": f"Inspection {r.id} due {r.due_on}", "recipient_role": role,
+                 "details": "{}", "created_at": now} for r in rows])
+            record("system", f"stores.{kind}", target_type="inspection",
+                   details={"count": len(rows), "today": today})
+        counts[kind] = len(rows)
+    return counts
 
 
 # -- inspections ------------------------------------------------------------------------------

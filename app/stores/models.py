@@ -147,6 +147,8 @@ class Inspection(Model):
     corrective_instance_id: Mapped[int | None] = mapped_column(Integer)
     corrective_status: Mapped[str | None] = mapped_column(String(20))
     reinspection_score: Mapped[int | None] = mapped_column(Integer)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (UniqueConstraint("plan_id", "store_id", "slot", name="uq_inspection_slot"),
                       Index("ix_inspection_region_status", "region", "status", "due_on"),

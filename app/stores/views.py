@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from app.admin.services import region_choices
 from app.core.errors import AppError
+from app.extensions import db
 from app.stores import charts, export, inspections, schemas, services
 from app.stores.models import INSPECTION_ITEMS, STORE_STATUSES, STORE_TYPES
 
@@ -66,6 +67,41 @@ def index():
                            statuses=STORE_STATUSES, types=STORE_TYPES,
                            status_labels={k: str(v) for k, v in LABELS["status"].items()},
                            type_labels={k: str(v) for k, v in LABELS["type"].items()})
+
+
+def _save_photo(upload, field) -> int:
+    """A photo attached to the application form: kept as a store photo with its time."""
+    from app.stores.photos import upload_photo
+
+    return upload_photo(upload, current_user, None).attachment_id
+
+
+@bp.route("/stores/apply", methods=["GET", "POST"])
+@login_required
+def apply():
+    """The opening application: the dealer and region come from the caller."""
+    from app.forms import parse_form_post
+    from app.forms.setup import form_registry
+
+    form = form_registry().get("store_opening")
+    dealer = services.applicant_dealer(current_user, request.values.get("dealer"))
+    fixed = {"dealer": str(dealer.id), "region": dealer.region}
+    values, errors, status = dict(fixed), {}, 200
+    if request.method == "POST":
+        data = {}
+        try:
+            data = parse_form_post(form, request.form, request.files, save_file=_save_photo)
+            instance = services.apply_for_store(current_user, data | fixed)
+        except AppError as exc:
+            db.session.rollback()
+            values = (getattr(exc, "values", None) or data) | fixed
+            errors, status = exc.details.get("errors") or {"_": [exc.message]}, 422
+            flash(_("Please correct the highlighted fields."), "error")
+        else:
+            flash(_("Your application has been submitted."), "success")
+            return redirect(url_for("tasks.instance_page", instance_id=instance.id))
+    return render_template("stores/apply.html", form=form, values=values, errors=errors,
+                           dealer=dealer), status
 
 
 @bp.get("/stores/export.xlsx")

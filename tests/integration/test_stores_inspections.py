@@ -259,3 +259,31 @@ def test_ledger_filters_and_excel_export(api, make_store):
     sheet = load_workbook(io.BytesIO(r.data)).active
     rows = list(sheet.values)
     assert rows[0][0] == "Code" and [row[1] for row in rows[1:]] == ["甲店"]
+
+
+def test_inspections_remind_before_due_and_escalate_after_once(api, make_store, app):
+    from datetime import timedelta
+
+    from app.stores.inspections import check_inspections
+
+    store_id = make_store()
+    _plan(api("storeops"))
+    generate_inspections("2026-10")  # due 2026-10-20
+    db.session.commit()
+    due = date(2026, 10, 20)
+    assert check_inspections(today=due - timedelta(days=4)) == \
+        {"inspection_due_soon": 0, "inspection_overdue": 0}
+    assert check_inspections(today=due - timedelta(days=3)) == \
+        {"inspection_due_soon": 1, "inspection_overdue": 0}
+    assert check_inspections(today=due) == {"inspection_due_soon": 0, "inspection_overdue": 0}
+    assert check_inspections(today=due + timedelta(days=1)) == \
+        {"inspection_due_soon": 0, "inspection_overdue": 1}
+    db.session.commit()
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["stores", "check-inspections", "--today", "2026-10-25"]).output
+    assert "0 reminded, 0 escalated" in out
+    events = [(e.kind, e.recipient_role) for e in db.session.scalars(
+        select(StoreEvent).where(StoreEvent.store_id == store_id).order_by(StoreEvent.id))]
+    assert events == [("inspection_due_soon", "inspector"), ("inspection_overdue", "store_ops")]
+    board = api("storeops").get("/api/v1/inspections/dashboard").json
+    assert board["overdue"] == [{"region": "east", "count": 1}]

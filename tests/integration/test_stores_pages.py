@@ -93,3 +93,21 @@ def test_demo_stores_cover_every_state_once(app, api):
     opening = next(s for s in seen if s["status"] == "opening")
     detail = api("dealer_east").get(f"/api/v1/stores/{opening['id']}").json
     assert 0 < sum(m["status"] == "confirmed" for m in detail["milestones"]) < 5
+
+
+def test_dealer_applies_through_the_page_and_a_budget_that_does_not_add_up_is_shown(login):
+    dealer = login("dealer_east")
+    assert 'id="store-apply"' in dealer.get("/stores").get_data(as_text=True)
+    form = dealer.get("/stores/apply").get_data(as_text=True)
+    assert 'name="store_name"' in form
+    post = {"store_name": "静安寺店", "city": "上海", "address": "南京西路 1 号", "area_m2": "88",
+            "store_type": "standard", "expected_opening": "2027-03-01",
+            "budget_lines-0-category": "rent", "budget_lines-0-amount": "100000",
+            "budget_lines-1-category": "decoration", "budget_lines-1-amount": "50000",
+            "budget_total": "160000"}
+    r = dealer.post("/stores/apply", data=post)
+    assert r.status_code == 422 and "150000" in r.get_data(as_text=True)
+    r = dealer.post("/stores/apply", data=post | {"budget_total": "150000"})
+    assert r.status_code == 302 and "/instances/" in r.headers["Location"]
+    assert login("storeops").get("/stores/apply").status_code == 422  # staff name the dealer
+    assert login("finance").get("/stores/apply").status_code == 403
