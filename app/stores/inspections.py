@@ -136,8 +136,9 @@ def generate_inspections(slot: str, actor: str = "worker") -> int:
         stmt = _insert(table).from_select(
             ["plan_id", "store_id", "slot", "region", "store_type", "status", "due_on",
              "threshold", "created_at"], rows).on_conflict_do_nothing(
-            index_elements=["plan_id", "store_id", "slot"])
-        count = db.session.execute(stmt).rowcount or 0
+            index_elements=["plan_id", "store_id", "slot"]).returning(table.c.id)
+        # RETURNING names only the rows inserted (rowcount is -1 for this on psycopg).
+        count = len(db.session.execute(stmt).all())
         if count:
             record(actor, "inspections.generated", target_type="inspection_plan",
                    target_id=plan.id, details={"slot": slot, "created": count})
@@ -268,12 +269,19 @@ def submit_inspection(inspection: Inspection, user, data: dict) -> Inspection:
     return inspection
 
 
-def _dealer_username(dealer_id: int) -> str | None:
+def _dealer_username(dealer_id: int) -> str:
+    """The dealer's first active user; without one, the first store operations user, so that
+    the corrective action is never left open to every dealer's claim."""
     from app.core.models import User
 
-    return db.session.scalar(select(User.username).where(User.dealer_id == dealer_id,
+    name = db.session.scalar(select(User.username).where(User.dealer_id == dealer_id,
                                                          User.active.is_(True))
                              .order_by(User.id).limit(1))
+    if name is None:
+        name = db.session.scalar(select(User.username).where(
+            User.roles_csv.contains("store_ops"), User.active.is_(True)).order_by(User.id)
+            .limit(1))
+    return name or "admin"
 
 
 def _open_corrective(inspection: Inspection, store: Store, user, by_item: dict) -> None:
@@ -285,7 +293,7 @@ def _open_corrective(inspection: Inspection, store: Store, user, by_item: dict) 
     data = {"store": str(store.id), "store_name": f"{store.code} {store.name}",
             "inspection_id": inspection.id, "score": inspection.score,
             "threshold": inspection.threshold, "region": store.region,
-            "dealer_username": _dealer_username(store.dealer_id) or "",
+            "dealer_username": _dealer_username(store.dealer_id),
             "findings": "; ".join(f"{r['item']}: {r['score']}/{ITEM_MAX} {r.get('note') or ''}"
                                   .strip() for r in worst),
             "corrective_due": due.isoformat()}
