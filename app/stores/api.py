@@ -102,6 +102,14 @@ def request_suspension(body, store_id):
     return _status_change("suspension", body, store_id)
 
 
+@blp.route("/stores/<int:store_id>/resumption", methods=["POST"])
+@blp.arguments(schemas.StatusChangeRequest)
+@require_api("dealer", "store_ops", "admin")
+def request_resumption(body, store_id):
+    """Ask to reopen a suspended store."""
+    return _status_change("resumption", body, store_id)
+
+
 @blp.route("/stores/photos", methods=["POST"])
 @blp.response(201, schemas.PhotoSchema)
 @require_api("dealer", "store_ops", "inspector", "admin")

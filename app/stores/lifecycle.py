@@ -26,7 +26,7 @@ def request_status_change(store: Store, user, kind: str, data: dict):
     if not (user.dealer_id == store.dealer_id or user.has_role("store_ops", "admin")):
         raise Forbidden("Only the store's dealer or store operations may ask for this")
     allowed = {"closure": ("active", "suspended", "opening", "planned"),
-               "suspension": ("active",)}[kind]
+               "suspension": ("active",), "resumption": ("suspended",)}[kind]
     if store.status not in allowed:
         raise Conflict(f"A {store.status} store cannot go through {kind}", code="wrong_status")
     items = open_items(store)
@@ -99,3 +99,10 @@ def suspend_store(params: dict, instance_id: int) -> Store:
 def _deactivate_store_plans(store: Store) -> None:
     for plan in db.session.scalars(select(InspectionPlan).where(InspectionPlan.store_id == store.id)):
         plan.active = False
+
+
+def resume_store(params: dict, instance_id: int) -> Store:
+    store = _store_param(params)
+    if store.status == "suspended":
+        set_status(store, "active", "worker", params.get("reason"), instance_id)
+    return store

@@ -76,6 +76,12 @@ def suspend(params: dict, ctx: CallContext) -> dict:
     return _store_result(lifecycle.suspend_store(params, ctx.instance_id))
 
 
+@registry.register("stores.resume", schema=StatusParams, internal=True,
+                   description="Reopen a suspended store")
+def resume(params: dict, ctx: CallContext) -> dict:
+    return _store_result(lifecycle.resume_store(params, ctx.instance_id))
+
+
 class ReinspectionParams(_Params):
     inspection_id = fields.Integer(required=True)
     decision = fields.String(required=True)

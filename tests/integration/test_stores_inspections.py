@@ -225,6 +225,21 @@ def test_suspension_needs_approval_and_a_rejection_keeps_the_store(api, make_sto
     r = ops.post(f"/api/v1/stores/{store_id}/suspension", json={"reason": "again"})
     assert r.status_code == 409 and r.json["code"] == "wrong_status"
 
+    r = api("dealer_east").post(f"/api/v1/stores/{store_id}/resumption",
+                                json={"reason": "装修完成"})
+    assert r.status_code == 201, r.json
+    for user, step in (("mgr_east", "manager_review"), ("storeops", "ops_review")):
+        client = api(user)
+        [task] = [t for t in client.get("/api/v1/tasks?scope=group").json
+                  if t["bpmn_id"] == step]
+        client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}})
+    assert run_due_jobs("test") == 1
+    db.session.remove()
+    assert db.session.get(Store, store_id).status == "active"
+    history = api("storeops").get(f"/api/v1/stores/{store_id}").json["history"]
+    assert [e["message"] for e in history if e["kind"] == "status_changed"] == ["装修整改",
+                                                                                 "装修完成"]
+
 
 def test_a_closure_started_for_someone_elses_store_is_refused_by_the_process(api, make_store):
     store_id = make_store()
