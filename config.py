@@ -24,6 +24,10 @@ class Config:
     UPLOAD_DIR = str(BASE_DIR / "instance" / "uploads")
     MAX_UPLOAD_BYTES = 5 * 1024 * 1024
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    # Store photos (applications, site surveys, inspections): images only, at most this size.
+    STORE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+    # Days after a milestone's reminder before it is escalated to the regional manager.
+    STORE_MILESTONE_ESCALATE_DAYS = 7
     # Deploy processes/ at start-up (web and worker).
     DEPLOY_ON_STARTUP = True
     # API bearer tokens live this many seconds.

@@ -94,10 +94,12 @@ def verify_cmd():
 def seed_cmd():
     """Seed regions, demo users (password 'demo') and two active dealers."""
     from app.admin.demo import seed_demo
+    from app.stores.demo import seed_demo_stores
 
     created = seed_demo()
+    stores = seed_demo_stores()
     db.session.commit()
-    click.echo(f"demo data ready ({created} users created)")
+    click.echo(f"demo data ready ({created} users, {stores} stores created)")
 
 
 @click.command("worker")
@@ -121,3 +123,6 @@ def register_cli(app: Flask) -> None:
     from app.jobs.cli import jobs_cli
 
     app.cli.add_command(jobs_cli)
+    from app.stores.cli import stores_cli
+
+    app.cli.add_command(stores_cli)

@@ -17,4 +17,14 @@ from app.jobs.models import Incident, Job, PeriodicRun  # noqa: F401
 from app.notify.models import Notification, OutboxMessage  # noqa: F401
 from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder  # noqa: F401
 from app.promotions.models import GiftStock, Promotion, PromotionUsage  # noqa: F401
+from app.stores.models import (  # noqa: F401
+    Inspection,
+    InspectionPlan,
+    InspectionScore,
+    Store,
+    StoreBudgetLine,
+    StoreEvent,
+    StoreMilestone,
+    StorePhoto,
+)
 from app.tasks.models import HumanTask, TaskCandidate, TaskCc, TaskProxy  # noqa: F401

@@ -29,6 +29,7 @@ BENCHES = [
     ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
     ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
     ("operations", "bench_task_operations.py", "Batch approve and countersign latency"),
+    ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Store lifecycle: opening projects, the store ledger, closure/suspension and inspections."""

@@ -1,0 +1,181 @@
+"""Store ledger, opening milestones, closure/suspension, inspection plans and inspections."""
+
+from flask import request, send_file
+from flask_smorest import Blueprint
+
+from app.core.auth import api_user, require_api
+from app.stores import export, inspections, lifecycle, photos, schemas, services
+
+blp = Blueprint("stores_api", __name__, description="Stores and inspections")
+
+
+@blp.route("/stores", methods=["GET"])
+@blp.arguments(schemas.StoreQuery, location="query")
+@blp.response(200, schemas.StoreRowSchema(many=True))
+@require_api()
+def list_stores(query):
+    """The store ledger in the caller's scope, filtered by region, dealer, status, type."""
+    return services.list_stores(api_user(), **query)
+
+
+@blp.route("/stores/export.xlsx", methods=["GET"])
+@blp.arguments(schemas.StoreQuery, location="query")
+@require_api()
+def export_stores(query):
+    """The filtered ledger as an Excel workbook."""
+    query.pop("limit"), query.pop("offset")
+    path = export.ledger_workbook(api_user(), **query)
+    return send_file(path, as_attachment=True, download_name="stores.xlsx",
+                     mimetype=export.XLSX)
+
+
+@blp.route("/stores/morning", methods=["GET"])
+@blp.response(200, schemas.MorningRowSchema(many=True))
+@require_api()
+def morning():
+    """Per store: opening progress, cost against budget and state."""
+    return services.morning_view(api_user())
+
+
+@blp.route("/stores/<int:store_id>", methods=["GET"])
+@blp.response(200, schemas.StoreDetailSchema)
+@require_api()
+def get_store(store_id):
+    """One store: status, budget vs actual, milestones, inspections, history (404 outside scope)."""
+    return services.store_detail(services.get_store_for(store_id, api_user()))
+
+
+@blp.route("/stores/applications", methods=["POST"])
+@blp.arguments(schemas.ApplicationRequest)
+@require_api("dealer", "store_ops", "admin")
+def apply(body):
+    """Apply for a new store (starts ``store_opening``); 422 when the budget does not add up."""
+    from app.tasks.schemas import InstanceSchema
+    from app.tasks.services import instance_for_api
+
+    instance = services.apply_for_store(api_user(), body["data"])
+    return InstanceSchema().dump(instance_for_api(instance)), 201
+
+
+@blp.route("/stores/<int:store_id>/milestones/<code>/report", methods=["POST"])
+@blp.arguments(schemas.MilestoneReport)
+@blp.response(200, schemas.MilestoneSchema)
+@require_api("dealer", "store_ops", "admin")
+def report_milestone(body, store_id, code):
+    """The dealer enters a milestone's actual date and cost."""
+    store = services.get_store_for(store_id, api_user())
+    return services.report_milestone(store, code, api_user(), body)
+
+
+@blp.route("/stores/<int:store_id>/milestones/<code>/confirm", methods=["POST"])
+@blp.response(200, schemas.MilestoneSchema)
+@require_api("store_ops", "admin")
+def confirm_milestone(store_id, code):
+    """Store operations confirm a reported milestone (the acceptance one activates the store)."""
+    store = services.get_store_for(store_id, api_user())
+    return services.confirm_milestone(store, code, api_user())
+
+
+def _status_change(kind: str, body: dict, store_id: int):
+    from app.tasks.schemas import InstanceSchema
+    from app.tasks.services import instance_for_api
+
+    store = services.get_store_for(store_id, api_user())
+    instance = lifecycle.request_status_change(store, api_user(), kind, body)
+    return InstanceSchema().dump(instance_for_api(instance)), 201
+
+
+@blp.route("/stores/<int:store_id>/closure", methods=["POST"])
+@blp.arguments(schemas.StatusChangeRequest)
+@require_api("dealer", "store_ops", "admin")
+def request_closure(body, store_id):
+    """Ask to close a store; 409 while milestones or inspections are open unless
+    ``cancel_open_items`` is true."""
+    return _status_change("closure", body, store_id)
+
+
+@blp.route("/stores/<int:store_id>/suspension", methods=["POST"])
+@blp.arguments(schemas.StatusChangeRequest)
+@require_api("dealer", "store_ops", "admin")
+def request_suspension(body, store_id):
+    """Ask to suspend an active store."""
+    return _status_change("suspension", body, store_id)
+
+
+@blp.route("/stores/<int:store_id>/resumption", methods=["POST"])
+@blp.arguments(schemas.StatusChangeRequest)
+@require_api("dealer", "store_ops", "admin")
+def request_resumption(body, store_id):
+    """Ask to reopen a suspended store."""
+    return _status_change("resumption", body, store_id)
+
+
+@blp.route("/stores/photos", methods=["POST"])
+@blp.response(201, schemas.PhotoSchema)
+@require_api("dealer", "store_ops", "inspector", "admin")
+def upload_photo():
+    """Upload a store photo (multipart ``file``; JPEG/PNG/WEBP; ``taken_at`` ISO time, UTC)."""
+    taken_at = photos.parse_taken_at(request.form.get("taken_at"))
+    return photos.upload_photo(request.files.get("file"), api_user(), taken_at,
+                               request.form.get("caption"))
+
+
+@blp.route("/inspection-plans", methods=["GET"])
+@blp.response(200, schemas.PlanSchema(many=True))
+@require_api()
+def list_plans():
+    """Inspection plans."""
+    return inspections.list_plans()
+
+
+@blp.route("/inspection-plans", methods=["POST"])
+@blp.arguments(schemas.PlanSchema)
+@blp.response(201, schemas.PlanSchema)
+@require_api("store_ops", "admin")
+def create_plan(body):
+    """Create a plan for a store type or one store; 422/409 when inspections would overlap."""
+    return inspections.create_plan(api_user(), body)
+
+
+@blp.route("/inspections", methods=["GET"])
+@blp.arguments(schemas.InspectionQuery, location="query")
+@blp.response(200, schemas.InspectionSchema(many=True))
+@require_api()
+def list_inspections(query):
+    """Inspections in the caller's scope (an inspector: their region's)."""
+    return inspections.list_inspections(api_user(), **query)
+
+
+@blp.route("/inspections/generate", methods=["POST"])
+@blp.arguments(schemas.SlotRequest)
+@blp.response(200, schemas.GenerateResult)
+@require_api("store_ops", "admin")
+def generate(body):
+    """Generate the inspections of a month (YYYY-MM); a second run creates nothing."""
+    return {"slot": body["slot"], "created": inspections.generate_inspections(
+        body["slot"], api_user().username)}
+
+
+@blp.route("/inspections/dashboard", methods=["GET"])
+@require_api()
+def dashboard():
+    """Average scores by region and store type per month, overdue inspections, worst items."""
+    return inspections.dashboard(api_user())
+
+
+@blp.route("/inspections/<int:inspection_id>", methods=["GET"])
+@blp.response(200, schemas.InspectionDetailSchema)
+@require_api()
+def get_inspection(inspection_id):
+    """One inspection with its item scores and photos."""
+    return inspections.inspection_detail(inspections.get_inspection_for(inspection_id, api_user()))
+
+
+@blp.route("/inspections/<int:inspection_id>/submit", methods=["POST"])
+@blp.arguments(schemas.InspectionSubmit)
+@blp.response(200, schemas.InspectionSchema)
+@require_api("inspector", "admin")
+def submit(body, inspection_id):
+    """Submit the checklist once (409 the second time); a low score opens a corrective action."""
+    found = inspections.get_inspection_for(inspection_id, api_user())
+    return inspections.submit_inspection(found, api_user(), body)

@@ -1,0 +1,198 @@
+"""Pages: the store ledger, a store, the morning view, inspections (mobile) and the dashboard."""
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from app.admin.services import region_choices
+from app.core.errors import AppError
+from app.extensions import db
+from app.stores import charts, export, inspections, schemas, services
+from app.stores.models import INSPECTION_ITEMS, STORE_STATUSES, STORE_TYPES
+
+bp = Blueprint("stores", __name__)
+PAGE = 50
+
+LABELS = {
+    "status": {"planned": _l("Planned"), "opening": _l("Opening"), "active": _l("Active"),
+               "suspended": _l("Suspended"), "closed": _l("Closed")},
+    "type": {"flagship": _l("Flagship store"), "standard": _l("Standard store"),
+             "kiosk": _l("Kiosk / shop-in-shop")},
+    "category": {"rent": _l("Rent"), "decoration": _l("Decoration"),
+                 "equipment": _l("Equipment"), "first_stock": _l("First stock")},
+    "milestone": {"lease_signed": _l("Lease signed"), "decoration": _l("Decoration"),
+                  "equipment": _l("Equipment"), "staff_training": _l("Staff training"),
+                  "acceptance": _l("Acceptance inspection")},
+    "item": {"hygiene": _l("Hygiene"), "display": _l("Display"), "service": _l("Service"),
+             "decoration": _l("Decoration")},
+    "mstatus": {"planned": _l("Planned"), "reported": _l("Reported"),
+                "confirmed": _l("Confirmed"), "cancelled": _l("Cancelled"),
+                "open": _l("Open"), "submitted": _l("Submitted")},
+}
+
+
+@bp.app_template_filter("store_label")
+def store_label(value, kind: str) -> str:
+    return str(LABELS.get(kind, {}).get(value, value or ""))
+
+
+def _regions() -> dict[str, str]:
+    return dict(region_choices(str(get_locale() or "zh_CN")))
+
+
+def _filters() -> dict:
+    raw = {k: (request.args.get(k) or "").strip() for k in
+           ("region", "dealer", "status", "store_type", "q")}
+    raw["dealer"] = raw["dealer"] if raw["dealer"].isdigit() else ""
+    if raw["status"] not in STORE_STATUSES:
+        raw["status"] = ""
+    if raw["store_type"] not in STORE_TYPES:
+        raw["store_type"] = ""
+    return raw
+
+
+@bp.get("/stores")
+@login_required
+def index():
+    filters = _filters()
+    active = {k: v for k, v in filters.items() if v}
+    offset = max(0, request.args.get("offset", 0, type=int))
+    rows = services.list_stores(current_user, limit=PAGE, offset=offset, **active)
+    total = services.count_stores(current_user, **active)
+    return render_template("stores/index.html", stores=rows, filters=filters, total=total,
+                           offset=offset, page=PAGE, regions=_regions(),
+                           statuses=STORE_STATUSES, types=STORE_TYPES,
+                           status_labels={k: str(v) for k, v in LABELS["status"].items()},
+                           type_labels={k: str(v) for k, v in LABELS["type"].items()})
+
+
+def _save_photo(upload, field) -> int:
+    """A photo attached to the application form: kept as a store photo with its time."""
+    from app.stores.photos import upload_photo
+
+    return upload_photo(upload, current_user, None).attachment_id
+
+
+@bp.route("/stores/apply", methods=["GET", "POST"])
+@login_required
+def apply():
+    """The opening application: the dealer and region come from the caller."""
+    from app.forms import parse_form_post
+    from app.forms.setup import form_registry
+
+    form = form_registry().get("store_opening")
+    dealer = services.applicant_dealer(current_user, request.values.get("dealer"))
+    fixed = {"dealer": str(dealer.id), "region": dealer.region}
+    values, errors, status = dict(fixed), {}, 200
+    if request.method == "POST":
+        data = {}
+        try:
+            data = parse_form_post(form, request.form, request.files, save_file=_save_photo)
+            instance = services.apply_for_store(current_user, data | fixed)
+        except AppError as exc:
+            db.session.rollback()
+            values = (getattr(exc, "values", None) or data) | fixed
+            errors, status = exc.details.get("errors") or {"_": [exc.message]}, 422
+            flash(_("Please correct the highlighted fields."), "error")
+        else:
+            flash(_("Your application has been submitted."), "success")
+            return redirect(url_for("tasks.instance_page", instance_id=instance.id))
+    return render_template("stores/apply.html", form=form, values=values, errors=errors,
+                           dealer=dealer), status
+
+
+@bp.get("/stores/export.xlsx")
+@login_required
+def export_xlsx():
+    active = {k: v for k, v in _filters().items() if v}
+    return send_file(export.ledger_workbook(current_user, **active), as_attachment=True,
+                     download_name="stores.xlsx", mimetype=export.XLSX)
+
+
+@bp.get("/stores/morning")
+@login_required
+def morning():
+    return render_template("stores/morning.html", rows=services.morning_view(current_user),
+                           regions=_regions())
+
+
+@bp.get("/stores/<int:store_id>")
+@login_required
+def detail(store_id: int):
+    store = services.get_store_for(store_id, current_user)
+    return render_template("stores/detail.html", store=store,
+                           d=services.store_detail(store), regions=_regions())
+
+
+@bp.post("/stores/<int:store_id>/milestones/<code>")
+@login_required
+def milestone(store_id: int, code: str):
+    store = services.get_store_for(store_id, current_user)
+    try:
+        if request.form.get("action") == "confirm":
+            services.confirm_milestone(store, code, current_user)
+        else:
+            data = schemas.MilestoneReport().load({k: v for k, v in request.form.items()
+                                                   if k in ("actual_date", "actual_cost", "note")})
+            services.report_milestone(store, code, current_user, data)
+    except ValidationError as exc:
+        flash(_("Not saved: %(errors)s", errors=exc.messages), "error")
+        return redirect(url_for("stores.detail", store_id=store_id))
+    except AppError as exc:
+        flash(_("Not saved: %(errors)s", errors=exc.details.get("errors") or exc.message),
+              "error")
+        return redirect(url_for("stores.detail", store_id=store_id))
+    flash(_("Milestone saved."), "success")
+    return redirect(url_for("stores.detail", store_id=store_id))
+
+
+@bp.get("/inspections")
+@login_required
+def inspection_list():
+    status = request.args.get("status", "open")
+    rows = inspections.list_inspections(current_user, status=status or None)
+    return render_template("stores/inspections.html", rows=rows, status=status,
+                           regions=_regions())
+
+
+@bp.get("/inspections/dashboard")
+@login_required
+def dashboard():
+    data = inspections.dashboard(current_user)
+    return render_template("stores/dashboard.html", data=data, regions=_regions(),
+                           by_region=charts.line_chart(data["by_region"]),
+                           by_type=charts.line_chart(data["by_type"]),
+                           worst=charts.bar_chart([(store_label(r["item"], "item"), r["score"])
+                                                   for r in data["worst_items"]], 100),
+                           overdue=charts.bar_chart([(_regions().get(r["region"], r["region"]),
+                                                      r["count"]) for r in data["overdue"]]))
+
+
+@bp.route("/inspections/<int:inspection_id>", methods=["GET", "POST"])
+@login_required
+def inspect(inspection_id: int):
+    found = inspections.get_inspection_for(inspection_id, current_user)
+    errors = {}
+    if request.method == "POST":
+        body = {"notes": request.form.get("notes") or None,
+                "photos": [p for p in request.form.get("photos", "").split(",") if p],
+                "items": [{"item": item, "score": request.form.get(f"score_{item}"),
+                           "note": request.form.get(f"note_{item}") or None}
+                          for item in INSPECTION_ITEMS]}
+        try:
+            inspections.submit_inspection(found, current_user,
+                                          schemas.InspectionSubmit().load(body))
+        except ValidationError as exc:
+            errors = exc.messages
+        except AppError as exc:
+            errors = exc.details.get("errors") or {"_": [exc.message]}
+        if not errors:
+            flash(_("Inspection submitted: score %(score)s.", score=found.score), "success")
+            return redirect(url_for("stores.inspect", inspection_id=inspection_id))
+    store = services.get_store_for(found.store_id, current_user)
+    return render_template("stores/inspect.html", i=inspections.inspection_detail(found),
+                           store=store, items=INSPECTION_ITEMS, errors=errors,
+                           form=request.form), (422 if errors else 200)

@@ -1,0 +1,94 @@
+"""On a phone-sized screen the inspector fills in a checklist with a photo; the low score
+opens the dealer's corrective action, which the dealer finds in the inbox."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.dealers.models import Dealer
+from app.extensions import db
+from app.stores.inspections import generate_inspections
+from app.stores.models import Inspection, InspectionPlan, Store, StorePhoto
+from tests.browser.test_admission_browser import ARGS, CHROMIUM, live_server  # noqa: F401
+from tests.conftest import tiny_png
+
+pytestmark = pytest.mark.browser
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2, "locale": "en-US"}
+
+
+@pytest.fixture
+def phone_browser():
+    from pathlib import Path
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _login(browser, base, username):
+    page = browser.new_context(**PHONE).new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    return page
+
+
+def _store_with_inspection() -> int:
+    dealer = db.session.scalar(select(Dealer).where(Dealer.code == "DE000001"))
+    store = Store(code="SE000777", name="静安标准店", dealer_id=dealer.id, region="east",
+                  status="active", city="上海", address="南京西路 1 号", store_type="standard",
+                  area_m2=Decimal("95"), budget_total=Decimal("0"))
+    db.session.add(store)
+    db.session.add(InspectionPlan(name="月度", store_type="standard", every_months=1,
+                                  start_month="2026-01", due_days=20, threshold=70,
+                                  created_by="test"))
+    db.session.flush()
+    generate_inspections("2026-11")
+    inspection_id = db.session.scalar(select(Inspection.id))
+    db.session.commit()  # release the database before the server writes to it
+    return inspection_id
+
+
+def test_inspector_fills_in_the_checklist_on_a_phone(live_server, phone_browser, tmp_path):  # noqa: F811
+    base = live_server
+    inspection_id = _store_with_inspection()
+    photo = tmp_path / "counter.png"
+    photo.write_bytes(tiny_png())
+
+    page = _login(phone_browser, base, "inspector")
+    page.goto(f"{base}/inspections")
+    page.click(f"[data-inspection-id='{inspection_id}'] a")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    for item, score in (("hygiene", "4"), ("display", "5"), ("service", "7"),
+                        ("decoration", "6")):
+        page.fill(f"#score_{item}", score)
+    page.fill("#note_hygiene", "Dust on the shelves")
+    page.set_input_files("#photo-input", str(photo))
+    page.wait_for_selector("[data-testid=photo-ok]")
+    page.click("#inspection-submit")
+    page.wait_for_selector("#inspection-result")
+    assert page.inner_text("#inspection-score") == "55"
+    assert "open" in page.inner_text("#corrective-status")
+    page.screenshot(path=str(tmp_path / "inspection.png"))
+    page.context.close()
+
+    db.session.remove()
+    [kept] = db.session.scalars(select(StorePhoto).where(
+        StorePhoto.inspection_id == inspection_id)).all()
+    assert kept.taken_at is not None
+    db.session.commit()
+
+    dealer = _login(phone_browser, base, "dealer_east")
+    dealer.goto(f"{base}/inbox")
+    rows = dealer.locator("[data-testid=task-row]")
+    assert rows.count() == 1 and "Corrective action" in rows.first.inner_text()
+    dealer.context.close()
