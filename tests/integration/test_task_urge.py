@@ -93,13 +93,14 @@ def test_urge_is_allowed_again_after_the_configured_interval(app, api):
     db.session.rollback()
     assert len(urge(row, storeops, "later", now=now + timedelta(minutes=31))) == 2
     db.session.commit()
+    configured = app.config["URGE_INTERVAL_MINUTES"]
     app.config["URGE_INTERVAL_MINUTES"] = 120
     try:
         with pytest.raises(UrgeTooSoon):
             urge(row, storeops, "config", now=now + timedelta(minutes=100))
         db.session.rollback()
     finally:
-        app.config.pop("URGE_INTERVAL_MINUTES")
+        app.config["URGE_INTERVAL_MINUTES"] = configured
     assert [n.body for n in _inbox("finance")] == ["first", "later"]
 
 
