@@ -96,6 +96,8 @@ class Config:
     ESIGN_TOKEN = None
     ESIGN_SIGN_DELAY_SECONDS = 5
     NOTIFY_TIMEOUT_SECONDS = 5
+    # 催办 urge: a task may be urged once per this many minutes.
+    URGE_INTERVAL_MINUTES = 30
     # Dealer admission timers (ISO 8601 durations), put into each instance's data at start:
     # remind the regional managers, then escalate the review to the sales director.
     ADMISSION_REMIND_AFTER = "PT24H"

@@ -21,6 +21,7 @@ from app.tasks.schemas import (
     TaskDetailSchema,
     TaskListQuery,
     TaskSchema,
+    UrgeResponseSchema,
     UserActionRequest,
 )
 
@@ -155,6 +156,21 @@ def take_back(body, task_id):
     """Take back one's own last action until the next approver opened or acted on it."""
     task, user = _held(task_id)
     return operations.take_back(task, user, body["comment"])
+
+
+@blp.route("/tasks/<int:task_id>/urge", methods=["POST"])
+@blp.arguments(ActionRequest)
+@blp.response(200, UrgeResponseSchema)
+@require_api()
+def urge(body, task_id):
+    """催办: the initiator (or an admin) reminds the pending approvers; 429 when too early."""
+    from app.tasks import urge as urging
+
+    user = api_user()
+    task = urging.task_to_urge(task_id, user)
+    reminded = urging.urge(task, user, body["comment"])
+    return {"task_id": task.id, "reminded": [u.username for u in reminded],
+            "next_allowed_at": urging.next_allowed_at(task)}
 
 
 @blp.route("/tasks/batch-complete", methods=["POST"])

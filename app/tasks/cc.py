@@ -47,6 +47,10 @@ def _add(instance: ProcessInstance, task_id: int | None, users: list[User], by: 
                process_key=instance.process_key,
                details={"users": [u.username for u in users if u.id not in already],
                         "reason": reason, "comment": comment})
+        from app.tasks import notifications
+
+        notifications.cc(instance, task_id, [u for u in users if u.id not in already], by,
+                         comment)
     return rows
 
 

@@ -25,6 +25,7 @@ from app.engine import runtime
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.engine.services import compiled_for, load_workflow_of, run_engine, save
 from app.extensions import db
+from app.tasks import notifications
 from app.tasks.models import HumanTask, TaskCandidate
 from app.tasks.projection import ACTIVE, insert_rows, new_row
 from app.tasks.services import (
@@ -221,6 +222,7 @@ def transfer(task: HumanTask, user: User, username, comment=None, attachments=No
         HumanTask.__table__.c.parent_task_id == task.id).values(parent_task_id=new.id))
     _audit(user, "task.transferred", task, **_audit_details(comment, files, to=target.username,
                                                             new_task_id=new.id))
+    notifications.transferred(new, user, comment)
     return new
 
 
@@ -234,6 +236,7 @@ def delegate(task: HumanTask, user: User, username, comment=None, attachments=No
              {"owner_id": task.owner_id or user.id, "assignee_id": target.id,
               "delegation": "pending"})
     _audit(user, "task.delegated", task, **_audit_details(comment, files, to=target.username))
+    notifications.delegated(task, user, comment)
     return task
 
 
@@ -248,6 +251,7 @@ def resolve(task: HumanTask, user: User, comment=None, attachments=None) -> Huma
     _guarded(task, {"status": "open", "assignee_id": user.id, "delegation": "pending"},
              {"assignee_id": task.owner_id, "delegation": "resolved", "comment": comment})
     _audit(user, "task.resolved", task, **_audit_details(comment, files))
+    notifications.resolved(task, user, comment)
     return task
 
 
@@ -315,12 +319,14 @@ def add_signers(task: HumanTask, user: User, usernames, position: str, mode: str
     _audit(user, "task.signers_added", task, **_audit_details(
         comment, files, users=[t.username for t in targets], position=position, mode=mode,
         signer_task_ids=[r.id for r in rows]))
+    notifications.signers_added(rows, user, comment)
     return rows
 
 
 def _activate(rows: list[HumanTask]) -> None:
     for row in rows:
         row.status, row.claimed_at = "open", utcnow()
+        notifications.signer_activated(row)
 
 
 def _open_group(group: list[HumanTask]) -> None:
@@ -460,6 +466,7 @@ def return_task(task: HumanTask, user: User, to: str = "previous", comment=None,
     save(instance, workflow, user)
     _audit(user, "task.returned", task, **_audit_details(
         comment, files, to=target.task_spec.bpmn_id, bpmn_id=task.bpmn_id))
+    notifications.returned(instance, task, user, comment, target.task_spec.bpmn_id)
     mark_jump(instance, task)
     return instance
 

@@ -114,6 +114,10 @@ def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
     rows = [new_row(instance, t, _pass_no(instance, t.task_spec.bpmn_id)) for t in new]
     redirect_rows(rows)
     ids = insert_rows(rows)
+    if any(r.get("proxied_for_id") for r in rows):
+        from app.tasks.notifications import proxied
+
+        proxied(rows, ids)
     _cc_on_arrival(instance, new, ids)
     return ids
 

@@ -168,3 +168,9 @@ class ProxySchema(Schema):
     active = fields.Function(lambda p: p.revoked_at is None and
                              p.starts_at <= utcnow() < p.ends_at)
     moved_task_ids = fields.Function(lambda p: getattr(p, "moved", []))
+
+
+class UrgeResponseSchema(Schema):
+    task_id = fields.Integer()
+    reminded = fields.List(fields.String())
+    next_allowed_at = fields.DateTime(allow_none=True)

@@ -380,8 +380,11 @@ def instance_page(instance_id: int):
     mine = [t for t in tasks if t.status == "open" and t.assignee_id == current_user.id]
     data = instance_view_data(instance)
     can_withdraw = instance.status == "running" and instance.started_by_id == current_user.id
+    from app.tasks.urge import can_urge, next_allowed_at
+
+    urgeable = [(t, next_allowed_at(t)) for t in tasks if can_urge(t, current_user)]
     return render_template("tasks/instance.html", my_task=mine[0] if mine else None,
-                           can_withdraw=can_withdraw,
+                           can_withdraw=can_withdraw, urgeable=urgeable,
                            dealer_code=data.get("dealer_code"),
                            **_instance_context(instance, tasks))
 
@@ -523,6 +526,27 @@ def withdraw(instance_id: int):
     else:
         flash(_("Your application was withdrawn."), "success")
     return redirect(url_for(".instance_page", instance_id=instance_id))
+
+
+@bp.post("/tasks/<int:task_id>/urge")
+@login_required
+def urge(task_id: int):
+    from app.tasks import urge as urging
+
+    task = urging.task_to_urge(task_id, current_user)
+    try:
+        reminded = urging.urge(task, current_user, request.form.get("comment") or None)
+    except urging.UrgeTooSoon as exc:
+        db.session.rollback()
+        flash(_("This task was urged recently; you can urge again at %(at)s.",
+                at=datetime_filter(exc.allowed_at)), "error")
+    except Conflict as exc:
+        db.session.rollback()
+        flash(_conflict_message(exc), "error")
+    else:
+        flash(_("Reminder sent to %(names)s.",
+                names=", ".join(u.display_name or u.username for u in reminded)), "success")
+    return redirect(url_for(".instance_page", instance_id=task.instance_id))
 
 
 @bp.post("/tasks/batch-complete")
