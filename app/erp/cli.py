@@ -66,3 +66,25 @@ def erp_call_cmd(operation, params_json, key):
         click.echo(f"ERP unavailable: {exc}", err=True)
         sys.exit(1)
     click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
+
+@erp_cli.command("sync")
+@with_appcontext
+def sync_cmd():
+    """Pull materials and PR00 prices from the ERP into the catalogue now."""
+    from app.erp.sync import sync_master_data
+    from app.extensions import db
+    from connectors.registry import BusinessError, ConnectorError
+
+    try:
+        counts = sync_master_data()
+    except BusinessError as exc:
+        db.session.rollback()
+        click.echo(f"ERP business error {exc.code}: {exc.message}", err=True)
+        sys.exit(2)
+    except ConnectorError as exc:
+        db.session.rollback()
+        click.echo(f"ERP unavailable: {exc}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(orjson.dumps(counts, option=orjson.OPT_INDENT_2).decode())

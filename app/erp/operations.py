@@ -141,3 +141,4 @@ def set_credit_limit(params: dict, ctx: CallContext) -> dict:
 
 
 import app.erp.sales  # noqa: E402, F401  (registers the sales-side erp.* operations)
+import app.erp.sync  # noqa: E402, F401  (registers the erp.master_data_sync periodic job)

@@ -223,3 +223,4 @@ def cancel_failed_parts(params: dict, ctx: CallContext) -> dict:
     order.status = "in_erp" if live else "cancelled"
     services.event(order, "parts_cancelled", ctx.actor, parts=sorted(params["failed"]))
     return {"status": order.status}
+from app.orders import poll  # noqa: E402,F401  (registers the erp.delivery_poll periodic job)

@@ -151,6 +151,18 @@ def generate_current_slot(today: date | None = None, actor: str = "worker") -> i
     return generate_inspections(slot_of(today or date.today()), actor)
 
 
+def _notify(kind: str, rows) -> None:
+    """Tell the inspectors / managers concerned (``app.stores.reminders``)."""
+    from app.stores import reminders
+
+    stores = {s.id: s for s in db.session.scalars(
+        select(Store).where(Store.id.in_({r.store_id for r in rows})))}
+    for r in rows:
+        store = stores[r.store_id]
+        reminders.tell(kind, store.id, store.name, f"Inspection {r.id} due {r.due_on}",
+                       dealer_id=store.dealer_id, region=store.region, inspector=r.inspector)
+
+
 def check_inspections(today: date | None = None, remind_days_before: int = 3) -> dict:
     """Remind inspectors of inspections due soon, escalate overdue ones to store operations.
 
@@ -170,13 +182,14 @@ def check_inspections(today: date | None = None, remind_days_before: int = 3) ->
                                      ("inspection_overdue", late, table.c.escalated_at,
                                       "store_ops")):
         db.session.execute(stmt)
-        rows = db.session.execute(select(table.c.id, table.c.store_id, table.c.due_on)
-                                  .where(column == now)).all()
+        rows = db.session.execute(select(table.c.id, table.c.store_id, table.c.due_on,
+                                         table.c.inspector).where(column == now)).all()
         if rows:
             db.session.execute(StoreEvent.__table__.insert(), [
                 {"store_id": r.store_id, "kind": kind, "actor": "system",
                  "message": f"Inspection {r.id} due {r.due_on}", "recipient_role": role,
                  "details": "{}", "created_at": now} for r in rows])
+            _notify(kind, rows)
             record("system", f"stores.{kind}", target_type="inspection",
                    details={"count": len(rows), "today": today})
         counts[kind] = len(rows)

@@ -93,3 +93,4 @@ class ReinspectionParams(_Params):
 def record_reinspection(params: dict, ctx: CallContext) -> dict:
     found = inspections.record_reinspection(params, ctx.instance_id)
     return {"inspection_id": found.id, "corrective_status": found.corrective_status}
+from app.stores import reminders  # noqa: E402, F401  (the daily store jobs)

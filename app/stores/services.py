@@ -384,9 +384,11 @@ def progress(store: Store) -> dict:
 def check_overdue_milestones(today: date | None = None, escalate_after_days: int = 7) -> dict:
     """Mark milestones past their planned date overdue: remind the dealer once, then escalate.
 
-    Until the notification service exists, reminders and escalations are store events
-    addressed to a role (``dealer`` / ``store_ops`` and ``regional_manager``).
+    Reminders and escalations are store events addressed to a role (``dealer`` /
+    ``regional_manager``) and notifications to those people (``app.stores.reminders``).
     """
+    from app.stores import reminders
+
     today = today or date.today()
     now = utcnow()
     due = db.session.scalars(select(StoreMilestone).join(Store, Store.id == StoreMilestone.store_id)
@@ -401,12 +403,18 @@ def check_overdue_milestones(today: date | None = None, escalate_after_days: int
             add_event(store, "milestone_overdue", "system",
                       f"Milestone '{m.code}' was due on {m.planned_date}",
                       recipient_role="dealer", details={"milestone": m.code})
+            reminders.tell("milestone_overdue", store.id, store.name,
+                           f"Milestone '{m.code}' was due on {m.planned_date}",
+                           dealer_id=store.dealer_id, region=store.region)
             counts["reminded"] += 1
         elif m.escalated_at is None and (today - m.planned_date).days > escalate_after_days:
             m.escalated_at = now
             add_event(store, "milestone_escalated", "system",
                       f"Milestone '{m.code}' is {(today - m.planned_date).days} days late",
                       recipient_role="regional_manager", details={"milestone": m.code})
+            reminders.tell("milestone_escalated", store.id, store.name,
+                           f"Milestone '{m.code}' is {(today - m.planned_date).days} days late",
+                           dealer_id=store.dealer_id, region=store.region)
             counts["escalated"] += 1
     db.session.flush()
     return counts

@@ -300,5 +300,31 @@ def test_inspections_remind_before_due_and_escalate_after_once(api, make_store, 
     events = [(e.kind, e.recipient_role) for e in db.session.scalars(
         select(StoreEvent).where(StoreEvent.store_id == store_id).order_by(StoreEvent.id))]
     assert events == [("inspection_due_soon", "inspector"), ("inspection_overdue", "store_ops")]
+    def kinds(user):
+        return [n["kind"] for n in api(user).get("/api/v1/notifications").json["items"]
+                if n["kind"].startswith("inspection_")]
+    assert kinds("inspector") == ["inspection_due_soon"]
+    assert kinds("storeops") == kinds("mgr_east") == ["inspection_overdue"]
+    assert kinds("mgr_south") == []
     board = api("storeops").get("/api/v1/inspections/dashboard").json
     assert board["overdue"] == [{"region": "east", "count": 1}]
+
+
+def test_the_daily_store_jobs_generate_this_months_inspections_once(api, make_store):
+    from datetime import datetime
+
+    import orjson
+
+    from app.jobs.periodic import registered, run_periodic
+
+    assert {"stores.generate_inspections", "stores.check_inspections",
+            "stores.check_overdue_milestones"} <= {j.name for j in registered()}
+    store_id = make_store()
+    _plan(api("storeops"))
+    first = run_periodic("stores.generate_inspections", "w1", actor="admin", now=datetime.utcnow())
+    assert first.status == "done" and orjson.loads(first.result) == {"created": 1}
+    again = run_periodic("stores.generate_inspections", "w1", actor="admin", now=datetime.utcnow())
+    assert again.status == "done" and orjson.loads(again.result) == {"created": 0}
+    assert db.session.scalar(select(Inspection.store_id)) == store_id
+    check = run_periodic("stores.check_inspections", "w1", actor="admin", now=datetime.utcnow())
+    assert check.status == "done", check.last_error

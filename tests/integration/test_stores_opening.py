@@ -200,6 +200,12 @@ def test_overdue_milestones_remind_then_escalate(api, application):
                                                  StoreEvent.kind.like("milestone_%")).all()
     assert [(e.kind, e.recipient_role) for e in events] == [
         ("milestone_overdue", "dealer"), ("milestone_escalated", "regional_manager")]
+    def kinds(user):
+        return [n["kind"] for n in api(user).get("/api/v1/notifications").json["items"]
+                if n["kind"].startswith("milestone_")]
+    assert kinds("dealer_east") == ["milestone_overdue"]
+    assert kinds("mgr_east") == ["milestone_escalated"]
+    assert kinds("mgr_south") == []
     seen = api("dealer_east").get(f"/api/v1/stores/{store_id}").json
     assert seen["milestones"][0]["overdue_since"] == (due + timedelta(days=1)).isoformat()
     assert seen["progress"]["overdue"] == 1
