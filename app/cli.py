@@ -101,8 +101,8 @@ def seed_cmd():
     stores = seed_demo_stores()
     commerce = seed_demo_commerce()
     db.session.commit()
-    click.echo(f"demo data ready ({created} users, {stores} stores, {commerce['products']} products, "
-               f"{commerce['promotions']} promotions created)")
+    click.echo(f"demo data ready ({created} users, {stores} stores created; {commerce['products']} "
+               f"products and {commerce['promotions']} promotions created)")
 
 
 @click.command("worker")
