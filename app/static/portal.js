@@ -1,0 +1,173 @@
+// Dealer portal: a cart kept in localStorage, priced live through the promotions API and
+// submitted once per cart (one submit_key per cart, expected_net_total from the preview).
+(function () {
+  "use strict";
+  var KEY = "dealerflow.cart";
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "cart-" + Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+  function load() {
+    try {
+      var cart = JSON.parse(window.localStorage.getItem(KEY));
+      if (cart && cart.items && cart.key) { return cart; }
+    } catch (e) { /* a broken cart starts over */ }
+    return { key: newKey(), items: [] };
+  }
+  function save(cart) { window.localStorage.setItem(KEY, JSON.stringify(cart)); }
+  function money(v) { return Number(v).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
+  }
+
+  // -- catalogue: "add to cart" on each row ------------------------------------------------
+  var counter = document.getElementById("cart-count");
+  if (counter) { counter.textContent = String(load().items.length); }
+  document.querySelectorAll("[data-add-to-cart]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var row = button.closest("[data-product-id]");
+      var input = row.querySelector("[data-cart-qty]");
+      var qty = parseInt(input.value, 10);
+      if (!(qty > 0)) { input.focus(); return; }
+      var cart = load();
+      var id = parseInt(row.dataset.productId, 10);
+      var item = cart.items.find(function (i) { return i.product_id === id; });
+      if (item) { item.quantity += qty; } else { cart.items.push({ product_id: id, quantity: qty }); }
+      save(cart);
+      var count = document.getElementById("cart-count");
+      if (count) { count.textContent = String(cart.items.length); }
+      button.classList.add("added");
+      button.setAttribute("aria-live", "polite");
+    });
+  });
+
+  // -- cart page -------------------------------------------------------------------------
+  var root = document.getElementById("cart-root");
+  if (!root) { return; }
+  var t = root.dataset;
+  var submit = document.getElementById("cart-submit");
+  var message = document.getElementById("cart-message");
+  var expected = null;
+  var busy = false;
+  var timer = null;
+
+  function show(text, kind) {
+    message.textContent = text || "";
+    message.className = "flash " + (kind || "");
+    message.hidden = !text;
+  }
+  function lines(cart) {
+    return cart.items.map(function (i) { return { product_id: i.product_id, quantity: i.quantity }; });
+  }
+  function list(id, rows, text) {
+    var ul = document.getElementById(id);
+    ul.innerHTML = "";
+    rows.forEach(function (r) {
+      var li = document.createElement("li");
+      li.textContent = text(r);
+      ul.appendChild(li);
+    });
+  }
+  function render(cart, priced) {
+    var tbody = document.querySelector("#cart-lines tbody");
+    tbody.innerHTML = "";
+    document.getElementById("cart-empty").hidden = cart.items.length > 0;
+    document.getElementById("cart-card").hidden = cart.items.length === 0;
+    var byId = {};
+    (priced ? priced.lines : []).forEach(function (l) { byId[l.product_id] = l; });
+    cart.items.forEach(function (item) {
+      var l = byId[item.product_id] || {};
+      var tr = document.createElement("tr");
+      tr.dataset.testid = "cart-line";
+      tr.setAttribute("data-testid", "cart-line");
+      var name = document.createElement("td");
+      name.textContent = (l.material_number || "") + " " + (l.name || ("#" + item.product_id));
+      var qty = document.createElement("td");
+      qty.className = "num";
+      var input = document.createElement("input");
+      input.type = "number"; input.min = "1"; input.className = "df-input"; input.value = item.quantity;
+      input.setAttribute("aria-label", name.textContent);
+      input.addEventListener("change", function () {
+        var n = parseInt(input.value, 10);
+        item.quantity = n > 0 ? n : 1;
+        save(cart); refresh();
+      });
+      qty.appendChild(input);
+      var price = document.createElement("td");
+      price.className = "num"; price.textContent = l.unit_price ? money(l.unit_price) : "–";
+      var net = document.createElement("td");
+      net.className = "num"; net.textContent = l.net_amount ? money(l.net_amount) : "–";
+      var rm = document.createElement("td");
+      var btn = document.createElement("button");
+      btn.type = "button"; btn.className = "link"; btn.textContent = t.tRemove;
+      btn.addEventListener("click", function () {
+        cart.items = cart.items.filter(function (i) { return i !== item; });
+        save(cart); refresh();
+      });
+      rm.appendChild(btn);
+      [name, qty, price, net, rm].forEach(function (td) { tr.appendChild(td); });
+      tbody.appendChild(tr);
+    });
+    list("cart-gifts", priced ? priced.gifts : [], function (g) {
+      return t.tGift + ": " + g.name + " × " + g.quantity;
+    });
+    list("cart-promotions", priced ? priced.promotions : [], function (p) {
+      return p.name + (Number(p.discount) ? " −" + money(p.discount) : "");
+    });
+    list("cart-warnings", priced ? priced.warnings : [], function (w) { return w.message; });
+    document.getElementById("cart-list-total").textContent = priced ? money(priced.list_total) : "–";
+    document.getElementById("cart-discount").textContent = priced ? money(priced.discount_total) : "–";
+    document.getElementById("cart-net-total").textContent = priced ? money(priced.net_total) : "–";
+    submit.disabled = busy || !priced || cart.items.length === 0;
+  }
+  function errorText(body) {
+    var errors = body && body.errors;
+    if (!errors) { return (body && body.detail) || t.tError; }
+    return JSON.stringify(errors);
+  }
+  function refresh() {
+    var cart = load();
+    expected = null;
+    if (!cart.items.length) { render(cart, null); return; }
+    render(cart, null);
+    post(t.previewUrl, { lines: lines(cart) }).then(function (r) {
+      if (r.status === 200) { expected = r.body.net_total; render(cart, r.body); show(""); }
+      else { show(t.tError + " " + errorText(r.body), "error"); }
+    }).catch(function () { show(t.tError, "error"); });
+  }
+  submit.addEventListener("click", function () {
+    if (busy || expected === null) { return; }
+    busy = true; submit.disabled = true; show(t.tSubmitting);
+    var cart = load();
+    post(t.ordersUrl, { lines: lines(cart), submit_key: cart.key, expected_net_total: expected })
+      .then(function (r) {
+        busy = false;
+        if (r.status === 200 || r.status === 201) {
+          window.localStorage.removeItem(KEY);
+          window.location.href = t.orderPage + "/" + r.body.id;
+        } else if (r.status === 409 && r.body.code === "pricing_changed") {
+          // Re-price so the dealer sees the new lines, then confirm the new total explicitly.
+          var total = r.body.pricing.net_total;
+          post(t.previewUrl, { lines: lines(cart) }).then(function (p) {
+            if (p.status === 200) { render(cart, p.body); }
+            expected = total;
+            submit.disabled = false;
+            show(t.tChanged.replace("{total}", money(total)), "error");
+          });
+        } else {
+          submit.disabled = false;
+          show(errorText(r.body), "error");
+        }
+      }).catch(function () { busy = false; submit.disabled = false; show(t.tError, "error"); });
+  });
+  refresh();
+}());
