@@ -19,6 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
 
+HERE = str(c.ROOT).replace("\\", "/") + "/"
+
 
 def _bucket(filename: str) -> str:
     f = filename.replace("\\", "/")
@@ -27,7 +29,7 @@ def _bucket(filename: str) -> str:
                       ("/werkzeug/", "werkzeug"), ("/flask_login/", "flask_login"),
                       ("/flask_babel/", "flask_babel"), ("/babel/", "babel"),
                       ("/flask/", "flask"), ("/jinja2/", "jinja2"), ("/webargs/", "webargs"),
-                      ("/work/main/app/", "app"), ("/work/main/connectors/", "app"),
+                      (HERE + "app/", "app"), (HERE + "connectors/", "app"),
                       ("/lxml/", "lxml"), ("/yaml/", "yaml")):
         if key in f:
             return name
@@ -164,9 +166,9 @@ def report(prof, n: int, label: str, top: int) -> None:
                         f"profiler")
     rows = []
     for (filename, line, name), (_cc, nc, _tt, ct, _callers) in stats.stats.items():
-        if name in INTERESTING and ("/work/main/" in filename or name in (
+        if name in INTERESTING and (HERE in filename or name in (
                 "commit", "flush", "deserialize_json", "serialize_json", "do_engine_steps")):
-            short = filename.split("/work/main/")[-1].split("site-packages/")[-1]
+            short = filename.split(HERE)[-1].split("site-packages/")[-1]
             rows.append([f"{name} ({short}:{line})", 1000 * ct / n, nc / n])
     rows.sort(key=lambda r: -r[1])
     c.print_table(["function (cumulative)", "ms/call", "calls/req"], rows[:30],
