@@ -3,72 +3,14 @@
 A real HTTP server serves the app; a real `flask worker` process runs the archive service task.
 """
 
-import os
-import socket
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.browser.conftest import login as _login
 from tests.conftest import _uscc, tiny_png
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def live_server(app):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def worker(app, sim, tmp_path):
-    env = os.environ | {"FLASK_APP": "wsgi", "DEALERFLOW_SECRET_KEY": "test",
-                        "DEALERFLOW_DATABASE_URL": app.config["DATABASE_URL"],
-                        "DEALERFLOW_ERP_URL": app.config["ERP_URL"],
-                        "DEALERFLOW_INSTANCE_PATH": str(tmp_path),
-                        "DEALERFLOW_WORKER_POLL_SECONDS": "0.5"}
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "worker"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield proc
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _login(browser, base, username):
-    page = browser.new_context(locale="en-US").new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
 
 
 def _approve(browser, base, username, extra=None):

@@ -10,7 +10,7 @@ from app.dealers.models import Dealer
 from app.extensions import db
 from app.stores.inspections import generate_inspections
 from app.stores.models import Inspection, InspectionPlan, Store, StorePhoto
-from tests.browser.test_admission_browser import ARGS, CHROMIUM, live_server  # noqa: F401
+from tests.browser.conftest import login
 from tests.conftest import tiny_png
 
 pytestmark = pytest.mark.browser
@@ -18,28 +18,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
          "device_scale_factor": 2, "locale": "en-US"}
 
 
-@pytest.fixture
-def phone_browser():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 def _login(browser, base, username):
-    page = browser.new_context(**PHONE).new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-    return page
+    return login(browser, base, username, **PHONE)
 
 
 def _store_with_inspection() -> int:
@@ -58,13 +38,13 @@ def _store_with_inspection() -> int:
     return inspection_id
 
 
-def test_inspector_fills_in_the_checklist_on_a_phone(live_server, phone_browser, tmp_path):  # noqa: F811
+def test_inspector_fills_in_the_checklist_on_a_phone(live_server, browser, tmp_path):
     base = live_server
     inspection_id = _store_with_inspection()
     photo = tmp_path / "counter.png"
     photo.write_bytes(tiny_png())
 
-    page = _login(phone_browser, base, "inspector")
+    page = _login(browser, base, "inspector")
     page.goto(f"{base}/inspections")
     page.click(f"[data-inspection-id='{inspection_id}'] a")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
@@ -87,7 +67,7 @@ def test_inspector_fills_in_the_checklist_on_a_phone(live_server, phone_browser,
     assert kept.taken_at is not None
     db.session.commit()
 
-    dealer = _login(phone_browser, base, "dealer_east")
+    dealer = _login(browser, base, "dealer_east")
     dealer.goto(f"{base}/inbox")
     rows = dealer.locator("[data-testid=task-row]")
     assert rows.count() == 1 and "Corrective action" in rows.first.inner_text()
