@@ -43,12 +43,7 @@ def get_product(product_id):
     """One product (404 when a dealer may not see it)."""
     user = api_user()
     product = services.get_product_for(product_id, user)
-    price = (
-        services.prices_for_dealer(user.dealer_id, [product.id]).get(product.id)
-        if services.is_dealer_user(user)
-        else None
-    )
-    return services.product_row(product, price, _locale())
+    return services.product_row(product, services.price_for_user(product, user), _locale())
 
 
 @blp.route("/catalog/products/<int:product_id>", methods=["PATCH"])

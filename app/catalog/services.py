@@ -85,11 +85,11 @@ def visibility_filters(user) -> list:
     return _filters(user, None, None)
 
 
-def _filters(user, category_id: int | None, q: str | None) -> list:
+def _filters(user, category_id: int | None, q: str | None, areas=None) -> list:
     """WHERE clauses for what ``user`` may see, narrowed by category and text."""
     clauses = []
     if is_dealer_user(user):
-        areas = dealer_areas(user.dealer_id)
+        areas = dealer_areas(user.dealer_id) if areas is None else areas
         if not areas:
             return [false()]
         in_areas = select(ProductSalesArea.product_id).where(_area_match(areas))
@@ -115,7 +115,8 @@ def search_products(
 ) -> ProductPage:
     """One page of the products ``user`` may see; dealers get their own prices, nobody else's."""
     check_can_view(user)
-    clauses = _filters(user, category_id, q)
+    areas = dealer_areas(user.dealer_id) if is_dealer_user(user) else []
+    clauses = _filters(user, category_id, q, areas)
     total = db.session.scalar(select(func.count(Product.id)).where(*clauses))
     page = max(1, page)
     rows = list(
@@ -127,7 +128,7 @@ def search_products(
             .offset((page - 1) * per_page)
         )
     )
-    prices = prices_for_dealer(user.dealer_id, [p.id for p in rows]) if is_dealer_user(user) else {}
+    prices = prices_for_dealer(user.dealer_id, [p.id for p in rows], areas=areas) if areas else {}
     return ProductPage([product_row(p, prices.get(p.id), locale) for p in rows], total or 0, page, per_page)
 
 
@@ -161,14 +162,21 @@ def get_product_for(product_id: int, user) -> Product:
     return product
 
 
+def price_for_user(product: Product, user) -> DealerPrice | None:
+    """The caller's own price of ``product`` (dealers only; staff see no dealer prices)."""
+    if not is_dealer_user(user):
+        return None
+    return prices_for_dealer(user.dealer_id, [product.id]).get(product.id)
+
+
 def prices_for_dealer(
-    dealer_id: int, product_ids: list[int], on: date | None = None
+    dealer_id: int, product_ids: list[int], on: date | None = None, areas=None
 ) -> dict[int, DealerPrice]:
     """The dealer's current price per product: its own price list first, else the area's base."""
     if not product_ids:
         return {}
     on = on or date.today()
-    areas = dealer_areas(dealer_id)
+    areas = dealer_areas(dealer_id) if areas is None else areas
     if not areas:
         return {}
     area_rows = {

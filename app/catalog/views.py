@@ -57,11 +57,7 @@ def detail(product_id: int):
             services.update_product(product, data, current_user.username)
             flash(_("Product saved."), "success")
             return redirect(url_for("catalog.detail", product_id=product.id))
-    price = (
-        services.prices_for_dealer(current_user.dealer_id, [product.id]).get(product.id)
-        if services.is_dealer_user(current_user)
-        else None
-    )
+    price = services.price_for_user(product, current_user)
     return render_template(
         "catalog/detail.html",
         product=product,

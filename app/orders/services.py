@@ -108,8 +108,8 @@ def submit_order(user, data: dict) -> tuple[SalesOrder, bool]:
 def _add_lines(order: SalesOrder, user, result) -> None:
     ids = {ln.product_id for ln in result.lines}
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
-    prices = catalog.prices_for_dealer(user.dealer_id, list(ids))
     areas = catalog.dealer_areas(user.dealer_id)
+    prices = catalog.prices_for_dealer(user.dealer_id, list(ids), areas=areas)
     # The price list is the dealer's (SAP: PLTYP per customer and sales area), whichever
     # condition record priced the line.
     lists = {(a.sales_org, a.distr_chan, a.division): a.price_list for a in areas}

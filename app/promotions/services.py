@@ -31,22 +31,20 @@ def _normalised_rule(kind: str, raw: dict) -> dict:
 
 
 def _check_products(data: dict) -> None:
+    """Every product the rule or the scope names must exist; 422 names the part that is wrong."""
     rule, scope = data["rule"], data.get("scope") or {}
-    wanted = set(scope.get("products", [])) | set(scope.get("exclude_products", []))
-    wanted |= {c["product_id"] for c in rule.get("components", [])}
-    if rule.get("gift_product_id"):
-        wanted.add(rule["gift_product_id"])
-    if not wanted:
-        return
-    known = set(db.session.scalars(select(Product.id).where(Product.id.in_(wanted))))
-    if wanted - known:
-        raise ValidationFailed(
-            {
-                "rule"
-                if rule.get("gift_product_id") in wanted - known or rule.get("components")
-                else "scope": [f"Unknown products: {sorted(wanted - known)}"]
-            }
-        )
+    named = {
+        "rule": {c["product_id"] for c in rule.get("components", [])}
+        | ({rule["gift_product_id"]} if rule.get("gift_product_id") else set()),
+        "scope": set(scope.get("products", [])) | set(scope.get("exclude_products", [])),
+    }
+    wanted = named["rule"] | named["scope"]
+    known = set(db.session.scalars(select(Product.id).where(Product.id.in_(wanted)))) if wanted else set()
+    errors = {
+        part: [f"Unknown products: {sorted(ids - known)}"] for part, ids in named.items() if ids - known
+    }
+    if errors:
+        raise ValidationFailed(errors)
 
 
 def create_promotion(data: dict, user) -> Promotion:
