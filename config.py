@@ -26,6 +26,11 @@ class Config:
     MAX_CONTENT_LENGTH = 20 * 1024 * 1024
     # Store photos (applications, site surveys, inspections): images only, at most this size.
     STORE_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+    # A photo's EXIF DateTimeOriginal without OffsetTimeOriginal is local time at this offset.
+    STORE_PHOTO_EXIF_UTC_OFFSET = "+08:00"
+    # Store documents (contracts, licences, reports, floor plans, invoices): PDF, images and
+    # Office files up to this size (below MAX_CONTENT_LENGTH, the whole request's limit).
+    STORE_DOCUMENT_MAX_BYTES = 15 * 1024 * 1024
     # Days after a milestone's reminder before it is escalated to the regional manager.
     STORE_MILESTONE_ESCALATE_DAYS = 7
     # Deploy processes/ at start-up (web and worker).

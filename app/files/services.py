@@ -7,9 +7,11 @@ gets its own ``Attachment`` row (own file name, own uploader).
 """
 
 import hashlib
+import io
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,8 +22,19 @@ from app.forms.validators import lazy_text as _l
 
 CHUNK = 64 * 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+OFFICE_TYPES = (DOCX, XLSX, PPTX)
 TYPE_NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPEG",
-              "image/gif": "GIF", "image/webp": "WEBP"}
+              "image/gif": "GIF", "image/webp": "WEBP", DOCX: "Word (DOCX)",
+              XLSX: "Excel (XLSX)", PPTX: "PowerPoint (PPTX)"}
+EXTENSIONS = {"application/pdf": (".pdf",), "image/png": (".png",),
+              "image/jpeg": (".jpg", ".jpeg"), "image/gif": (".gif",), "image/webp": (".webp",),
+              DOCX: (".docx",), XLSX: (".xlsx",), PPTX: (".pptx",)}
+# The part every Office Open XML package of a kind carries (ECMA-376 part 2).
+_OOXML_MAIN_PARTS = (("word/document.xml", DOCX), ("xl/workbook.xml", XLSX),
+                     ("ppt/presentation.xml", PPTX))
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -37,6 +50,23 @@ def sniff_content_type(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+def sniff_type(content: bytes) -> str | None:
+    """Like ``sniff_content_type``, and tells Word/Excel/PowerPoint (OOXML) packages apart by
+    the parts in their ZIP directory (names only: nothing is decompressed)."""
+    sniffed = sniff_content_type(content[:16])
+    if sniffed is None and content.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(content)) as package:
+                names = set(package.namelist())
+        except (zipfile.BadZipFile, ValueError, OSError):
+            return None
+        if "[Content_Types].xml" in names:
+            for part, content_type in _OOXML_MAIN_PARTS:
+                if part in names:
+                    return content_type
+    return sniffed
 
 
 def _reject(message: str) -> ValidationFailed:
@@ -64,11 +94,18 @@ def _human(size: int) -> str:
     return f"{size} B"
 
 
-def _display_name(filename: str | None) -> str:
-    """The client's file name without directories or control characters (for display)."""
+def _display_name(filename: str | None, content_type: str | None = None) -> str:
+    """The client's file name without directories, control or quoting characters, ending in
+    an extension of the sniffed type (``report.html`` holding a PDF is kept as ``report.pdf``)."""
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(c for c in name if c.isprintable()).strip()
-    return name[:255] or "upload"
+    name = "".join(c for c in name if c.isprintable() and c not in '"<>|*?:').strip(" .")
+    name = name or "upload"
+    extensions = EXTENSIONS.get(content_type or "")
+    if extensions and not name.lower().endswith(extensions):
+        stem, dot, ext = name.rpartition(".")
+        name = (stem if dot and stem and len(ext) <= 5 else name)
+        return name[:255 - len(extensions[0])] + extensions[0]
+    return name[:255]
 
 
 def attachment_path(upload_dir, sha256: str) -> Path:
@@ -104,14 +141,14 @@ def save_upload(file_storage, *, uploaded_by, allowed_types: Iterable[str], max_
     if not content:
         raise _reject(str(_l("The file is empty.")))
     allowed = list(dict.fromkeys(allowed_types))
-    sniffed = sniff_content_type(content[:16])
+    sniffed = sniff_type(content)
     if sniffed is None or sniffed not in allowed:
         names = ", ".join(TYPE_NAMES.get(t, t) for t in allowed)
         raise _reject(str(_l("This file type is not allowed; upload %(types)s.", types=names)))
     digest = hashlib.sha256(content).hexdigest()
     _store(content, attachment_path(upload_dir, digest))
     user_id = getattr(uploaded_by, "id", uploaded_by)
-    att = Attachment(sha256=digest, filename=_display_name(file_storage.filename),
+    att = Attachment(sha256=digest, filename=_display_name(file_storage.filename, sniffed),
                      content_type=sniffed, size=len(content), uploaded_by_id=user_id)
     db.session.add(att)
     db.session.flush()

@@ -4,7 +4,7 @@ from flask import request, send_file
 from flask_smorest import Blueprint
 
 from app.core.auth import api_user, require_api
-from app.stores import export, inspections, lifecycle, photos, schemas, services
+from app.stores import documents, export, inspections, lifecycle, photos, schemas, services
 
 blp = Blueprint("stores_api", __name__, description="Stores and inspections")
 
@@ -120,6 +120,46 @@ def upload_photo():
                                request.form.get("caption"))
 
 
+@blp.route("/stores/<int:store_id>/documents", methods=["GET"])
+@blp.response(200, schemas.DocumentSchema(many=True))
+@require_api()
+def list_documents(store_id):
+    """The store's documents (404 outside the caller's scope)."""
+    store = services.get_store_for(store_id, api_user())
+    return [documents.serialize(doc) for doc in documents.documents_of(store)]
+
+
+@blp.route("/stores/<int:store_id>/documents", methods=["POST"])
+@blp.response(201, schemas.DocumentSchema)
+@require_api()
+def add_document(store_id):
+    """File a document (multipart ``file``: PDF, JPEG/PNG/WEBP, DOCX/XLSX/PPTX; ``kind``:
+    lease_contract, business_licence, acceptance_report, floor_plan, invoice or other;
+    optional ``milestone`` code and ``note``). The store's dealer or store operations."""
+    store = services.get_store_for(store_id, api_user())
+    doc = documents.add_document(store, api_user(), request.files.get("file"),
+                                 request.form.get("kind"), request.form.get("milestone"),
+                                 request.form.get("note"))
+    return documents.serialize(doc)
+
+
+@blp.route("/stores/<int:store_id>/documents/<int:document_id>/content", methods=["GET"])
+@require_api()
+def document_content(store_id, document_id):
+    """A document's content (PDF and images inline, Office files as an attachment)."""
+    store = services.get_store_for(store_id, api_user())
+    return documents.send_document(documents.get_document(store, document_id))
+
+
+@blp.route("/stores/<int:store_id>/documents/<int:document_id>", methods=["DELETE"])
+@blp.response(204)
+@require_api()
+def delete_document(store_id, document_id):
+    """Delete a document (its uploader or store operations); the store history keeps it."""
+    store = services.get_store_for(store_id, api_user())
+    documents.delete_document(store, documents.get_document(store, document_id), api_user())
+
+
 @blp.route("/inspection-plans", methods=["GET"])
 @blp.response(200, schemas.PlanSchema(many=True))
 @require_api()
@@ -135,6 +175,34 @@ def list_plans():
 def create_plan(body):
     """Create a plan for a store type or one store; 422/409 when inspections would overlap."""
     return inspections.create_plan(api_user(), body)
+
+
+@blp.route("/inspection-plans/<int:plan_id>", methods=["GET"])
+@blp.response(200, schemas.PlanDetailSchema)
+@require_api()
+def get_plan(plan_id):
+    """One plan with its change history."""
+    return inspections.plan_detail(inspections.InspectionPlan.get_or_404(plan_id, "Plan"))
+
+
+@blp.route("/inspection-plans/<int:plan_id>", methods=["PATCH"])
+@blp.arguments(schemas.PlanUpdateSchema)
+@blp.response(200, schemas.PlanSchema)
+@require_api("store_ops", "admin")
+def update_plan(body, plan_id):
+    """Change a plan's name, frequency, due days, checklist, threshold or active flag; the
+    same overlap rules as creating one (422 / 409)."""
+    plan = inspections.InspectionPlan.get_or_404(plan_id, "Plan")
+    return inspections.update_plan(plan, api_user(), body)
+
+
+@blp.route("/inspection-plans/<int:plan_id>", methods=["DELETE"])
+@blp.response(200, schemas.PlanSchema)
+@require_api("store_ops", "admin")
+def deactivate_plan(plan_id):
+    """Deactivate a plan: it generates no more inspections (the ones it made stay)."""
+    plan = inspections.InspectionPlan.get_or_404(plan_id, "Plan")
+    return inspections.update_plan(plan, api_user(), {"active": False})
 
 
 @blp.route("/inspections", methods=["GET"])

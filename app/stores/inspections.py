@@ -3,6 +3,7 @@
 import re
 from datetime import date, timedelta
 
+import orjson
 from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -42,17 +43,19 @@ def _slot_start(slot: str) -> date:
 
 # -- plans ------------------------------------------------------------------------------------
 
-def _covering(store_type: str | None, store_id: int | None):
+def _covering(store_type: str | None, store_id: int | None, exclude_id: int | None = None):
     stmt = select(InspectionPlan).where(InspectionPlan.active.is_(True))
+    if exclude_id is not None:
+        stmt = stmt.where(InspectionPlan.id != exclude_id)
     if store_id:
         return stmt.where(InspectionPlan.store_id == store_id)
     return stmt.where(InspectionPlan.store_type == store_type, InspectionPlan.store_id.is_(None))
 
 
-def create_plan(user, data: dict) -> InspectionPlan:
-    """A plan for a store type or one store; 422/409 when it would overlap inspections."""
-    if not user.has_role("store_ops", "admin"):
-        raise Forbidden("Only store operations plan inspections")
+def _check_plan(data: dict, exclude_id: int | None = None) -> None:
+    """The rules a plan obeys when created and after every change: 422 per field for a bad
+    month, scope, period, due window or checklist; 409 when another active plan already
+    covers the same stores (their inspections would overlap)."""
     slot_index(data["start_month"], "start_month")
     if bool(data.get("store_type")) == bool(data.get("store_id")):
         raise ValidationFailed({"store_type": ["Give either a store type or one store."]})
@@ -62,21 +65,105 @@ def create_plan(user, data: dict) -> InspectionPlan:
         raise ValidationFailed({"due_days": [
             f"{data['due_days']} days to inspect with a new inspection every "
             f"{data['every_months']} month(s) would overlap the next one."]})
+    checklist = data.get("checklist")
+    if checklist is not None:
+        if not checklist:
+            raise ValidationFailed({"checklist": ["Choose at least one checklist item."]})
+        if len(set(checklist)) != len(checklist):
+            raise ValidationFailed({"checklist": ["Each item appears once."]})
     if data.get("store_id"):
         Store.get_or_404(data["store_id"], "Store")
-    clash = db.session.scalar(_covering(data.get("store_type"), data.get("store_id")).limit(1))
-    if clash is not None:
-        raise Conflict(f"Plan '{clash.name}' already covers these stores; inspections would "
-                       "overlap", code="plan_overlaps", details={"plan_id": clash.id})
+    if data.get("active", True):
+        clash = db.session.scalar(_covering(data.get("store_type"), data.get("store_id"),
+                                            exclude_id).limit(1))
+        if clash is not None:
+            raise Conflict(f"Plan '{clash.name}' already covers these stores; inspections "
+                           "would overlap", code="plan_overlaps", details={"plan_id": clash.id})
+
+
+def _checklist_csv(checklist) -> str | None:
+    if not checklist or set(checklist) == set(INSPECTION_ITEMS):
+        return None
+    return ",".join(i for i in INSPECTION_ITEMS if i in checklist)
+
+
+def create_plan(user, data: dict) -> InspectionPlan:
+    """A plan for a store type or one store; 422/409 when it would overlap inspections."""
+    if not user.has_role("store_ops", "admin"):
+        raise Forbidden("Only store operations plan inspections")
+    _check_plan(data)
     plan = InspectionPlan(name=data["name"], store_type=data.get("store_type"),
                           store_id=data.get("store_id"), every_months=data["every_months"],
                           start_month=data["start_month"], due_days=data["due_days"],
-                          threshold=data["threshold"], created_by=user.username)
+                          threshold=data["threshold"],
+                          checklist_csv=_checklist_csv(data.get("checklist")),
+                          created_by=user.username)
     db.session.add(plan)
     db.session.flush()
     record(user.username, "inspection_plan.created", target_type="inspection_plan",
            target_id=plan.id, details={k: v for k, v in data.items() if v is not None})
     return plan
+
+
+PLAN_FIELDS = ("name", "every_months", "start_month", "due_days", "threshold", "checklist",
+               "active")
+
+
+def _plan_values(plan: InspectionPlan) -> dict:
+    return {"name": plan.name, "store_type": plan.store_type, "store_id": plan.store_id,
+            "every_months": plan.every_months, "start_month": plan.start_month,
+            "due_days": plan.due_days, "threshold": plan.threshold,
+            "checklist": plan.checklist, "active": plan.active}
+
+
+def update_plan(plan: InspectionPlan, user, changes: dict) -> InspectionPlan:
+    """Edit or (de)activate a plan under the rules of ``create_plan``; record what changed.
+
+    A deactivated plan generates nothing (its inspections already made stay); reactivating
+    it is refused while another active plan covers the same stores. Changing the threshold
+    applies to inspections generated from then on.
+    """
+    if not user.has_role("store_ops", "admin"):
+        raise Forbidden("Only store operations change inspection plans")
+    before = _plan_values(plan)
+    after = before | {k: v for k, v in changes.items() if k in PLAN_FIELDS}
+    if after.get("checklist") is None:
+        after["checklist"] = list(INSPECTION_ITEMS)
+    diff = {k: {"from": before[k], "to": after[k]} for k in PLAN_FIELDS if before[k] != after[k]}
+    if not diff:
+        return plan
+    _check_plan(after, exclude_id=plan.id)
+    plan.name, plan.every_months, plan.start_month = (after["name"], after["every_months"],
+                                                      after["start_month"])
+    plan.due_days, plan.threshold, plan.active = (after["due_days"], after["threshold"],
+                                                  after["active"])
+    plan.checklist_csv = _checklist_csv(after["checklist"])
+    db.session.flush()
+    action = ("inspection_plan.deactivated" if diff.get("active", {}).get("to") is False else
+              "inspection_plan.activated" if "active" in diff else "inspection_plan.changed")
+    record(user.username, action, target_type="inspection_plan", target_id=plan.id,
+           details={"changes": diff})
+    if plan.store_id:
+        store = db.session.get(Store, plan.store_id)
+        add_event(store, f"plan_{action.split('.', 1)[1]}", user.username, plan.name,
+                  details={"plan_id": plan.id, "changes": diff})
+    return plan
+
+
+def plan_history(plan: InspectionPlan) -> list[dict]:
+    """The plan's creation and every change, from the audit trail."""
+    from app.audit.models import AuditEvent
+
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.target_type == "inspection_plan", AuditEvent.target_id == str(plan.id),
+        AuditEvent.action.like("inspection_plan.%")).order_by(AuditEvent.id)).all()
+    return [{"at": e.at, "actor": e.actor, "action": e.action.split(".", 1)[1],
+             "details": orjson.loads(e.details or "{}")} for e in events]
+
+
+def plan_detail(plan: InspectionPlan) -> dict:
+    return _plan_values(plan) | {"id": plan.id, "created_by": plan.created_by,
+                                 "history": plan_history(plan)}
 
 
 def list_plans() -> list[InspectionPlan]:
@@ -235,15 +322,21 @@ def scores_of(inspection: Inspection) -> list[InspectionScore]:
         InspectionScore.inspection_id == inspection.id).order_by(InspectionScore.id)).all()
 
 
-def _check_items(items: list[dict]) -> dict[str, dict]:
+def checklist_of(inspection: Inspection) -> list[str]:
+    """The items an inspection scores: its plan's checklist."""
+    plan = db.session.get(InspectionPlan, inspection.plan_id)
+    return plan.checklist if plan is not None else list(INSPECTION_ITEMS)
+
+
+def _check_items(items: list[dict], checklist: list[str]) -> dict[str, dict]:
     by_item, errors = {}, {}
     for i, row in enumerate(items):
-        if row["item"] not in INSPECTION_ITEMS:
-            errors[f"items.{i}.item"] = ["Unknown checklist item."]
+        if row["item"] not in checklist:
+            errors[f"items.{i}.item"] = ["Not on this plan's checklist."]
         elif row["item"] in by_item:
             errors[f"items.{i}.item"] = ["Scored twice."]
         by_item[row["item"]] = row
-    missing = [name for name in INSPECTION_ITEMS if name not in by_item]
+    missing = [name for name in checklist if name not in by_item]
     if missing:
         errors["items"] = [f"Score every item; missing: {', '.join(missing)}."]
     if errors:
@@ -258,9 +351,9 @@ def submit_inspection(inspection: Inspection, user, data: dict) -> Inspection:
 
     if not user.has_role("inspector", "admin"):
         raise Forbidden("Only inspectors submit inspections")
-    by_item = _check_items(data["items"])
+    by_item = _check_items(data["items"], checklist_of(inspection))
     score = round(sum(r["score"] for r in by_item.values()) * 100
-                  / (ITEM_MAX * len(INSPECTION_ITEMS)))
+                  / (ITEM_MAX * len(by_item)))
     done = db.session.execute(Inspection.__table__.update().where(
         Inspection.id == inspection.id, Inspection.status == "open").values(
         status="submitted", score=score, inspector=user.username, submitted_at=utcnow(),
@@ -367,5 +460,6 @@ def inspection_detail(inspection: Inspection) -> dict:
     from app.stores.photos import photos_of
 
     out = {c.key: getattr(inspection, c.key) for c in Inspection.__table__.columns}
-    out.update(scores=scores_of(inspection), photos=photos_of(inspection_id=inspection.id))
+    out.update(scores=scores_of(inspection), photos=photos_of(inspection_id=inspection.id),
+               checklist=checklist_of(inspection))
     return out

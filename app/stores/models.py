@@ -25,6 +25,9 @@ MILESTONES = ("lease_signed", "decoration", "equipment", "staff_training", "acce
 MILESTONE_OPEN = ("planned", "reported")
 INSPECTION_ITEMS = ("hygiene", "display", "service", "decoration")
 INSPECTION_OPEN = ("open",)
+DOCUMENT_KINDS = ("lease_contract", "business_licence", "acceptance_report", "floor_plan",
+                  "invoice", "other")
+PHOTO_TIME_SOURCES = ("exif", "device", "upload")  # where a photo's time stamp came from
 
 
 class Store(Model):
@@ -111,6 +114,10 @@ class StorePhoto(Model):
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"), index=True)
     inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"), index=True)
     taken_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    # exif: DateTimeOriginal in the image; device: the file time the browser sent;
+    # upload: neither was known, so the time of the upload (shown as such).
+    taken_at_source: Mapped[str] = mapped_column(String(10), nullable=False, default="upload",
+                                                 server_default="upload")
     caption: Mapped[str | None] = mapped_column(String(200))
     uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
 
@@ -126,8 +133,15 @@ class InspectionPlan(Model):
     start_month: Mapped[str] = mapped_column(String(7), nullable=False)  # YYYY-MM
     due_days: Mapped[int] = mapped_column(Integer, nullable=False, default=20)
     threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=70)
+    # The checklist items scored (comma-separated, from INSPECTION_ITEMS); empty means all.
+    checklist_csv: Mapped[str | None] = mapped_column("checklist", String(200))
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    @property
+    def checklist(self) -> list[str]:
+        chosen = [i for i in (self.checklist_csv or "").split(",") if i in INSPECTION_ITEMS]
+        return [i for i in INSPECTION_ITEMS if i in chosen] or list(INSPECTION_ITEMS)
 
 
 class Inspection(Model):
@@ -162,3 +176,23 @@ class InspectionScore(Model):
     item: Mapped[str] = mapped_column(String(20), nullable=False)
     score: Mapped[int] = mapped_column(Integer, nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class StoreDocument(Model):
+    """A document of a store (lease contract, licence, acceptance report, floor plan, invoice),
+    optionally filed under one opening milestone. Deleting keeps the row (``deleted_at``) so
+    the history still names it; the content is no longer served."""
+
+    __tablename__ = "store_document"
+    store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), nullable=False)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachment.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    milestone_code: Mapped[str | None] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(String(255))
+    uploaded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_by: Mapped[str | None] = mapped_column(String(64))
+
+    attachment = relationship("Attachment", lazy="joined")
+
+    __table_args__ = (Index("ix_store_document_store", "store_id", "deleted_at"),)

@@ -79,6 +79,7 @@ class PhotoSchema(Schema):
     store_id = fields.Integer(allow_none=True)
     inspection_id = fields.Integer(allow_none=True)
     taken_at = fields.DateTime()
+    taken_at_source = fields.String()
     caption = fields.String(allow_none=True)
     uploaded_by = fields.String()
 
@@ -109,8 +110,21 @@ class ScoreSchema(Schema):
 
 
 class InspectionDetailSchema(InspectionSchema):
+    checklist = fields.List(fields.String())
     scores = fields.List(fields.Nested(ScoreSchema))
     photos = fields.List(fields.Nested(PhotoSchema))
+
+
+class DocumentSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    milestone = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    uploaded_by = fields.String()
+    created_at = fields.DateTime()
 
 
 class StoreDetailSchema(StoreRowSchema):
@@ -122,6 +136,7 @@ class StoreDetailSchema(StoreRowSchema):
     inspections = fields.List(fields.Nested(InspectionSchema))
     history = fields.List(fields.Nested(EventSchema))
     photos = fields.List(fields.Nested(PhotoSchema))
+    documents = fields.List(fields.Nested(DocumentSchema))
 
 
 class ApplicationRequest(Schema):
@@ -150,8 +165,33 @@ class PlanSchema(Schema):
     start_month = fields.String(required=True)
     due_days = fields.Integer(load_default=20, validate=validate.Range(1, 366))
     threshold = fields.Integer(load_default=70, validate=validate.Range(0, 100))
+    checklist = fields.List(fields.String(validate=validate.OneOf(INSPECTION_ITEMS)),
+                            load_default=None, allow_none=True,
+                            metadata={"description": "items scored; all when omitted"})
     active = fields.Boolean(dump_only=True)
     created_by = fields.String(dump_only=True)
+
+
+class PlanUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    every_months = fields.Integer()
+    start_month = fields.String()
+    due_days = fields.Integer(validate=validate.Range(1, 366))
+    threshold = fields.Integer(validate=validate.Range(0, 100))
+    checklist = fields.List(fields.String(validate=validate.OneOf(INSPECTION_ITEMS)),
+                            allow_none=True)
+    active = fields.Boolean()
+
+
+class PlanChangeSchema(Schema):
+    at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    details = fields.Dict()
+
+
+class PlanDetailSchema(PlanSchema):
+    history = fields.List(fields.Nested(PlanChangeSchema))
 
 
 class InspectionQuery(Schema):

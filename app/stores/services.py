@@ -422,6 +422,7 @@ def check_overdue_milestones(today: date | None = None, escalate_after_days: int
 
 def store_detail(store: Store) -> dict:
     """Everything the store page and ``GET /stores/{id}`` show."""
+    from app.stores.documents import documents_of, serialize
     from app.stores.photos import photos_of
 
     dealer = db.session.get(Dealer, store.dealer_id)
@@ -431,5 +432,6 @@ def store_detail(store: Store) -> dict:
     out.update(dealer_name=dealer.name, status_reason=store.status_reason,
                opening_instance_id=store.opening_instance_id, budget=budget_vs_actual(store),
                milestones=store.milestones, progress=progress(store), inspections=found,
-               history=history(store), photos=photos_of(store_id=store.id))
+               history=history(store), photos=photos_of(store_id=store.id),
+               documents=[serialize(doc) for doc in documents_of(store)])
     return out

@@ -10,8 +10,15 @@ from marshmallow import ValidationError
 from app.admin.services import region_choices
 from app.core.errors import AppError
 from app.extensions import db
-from app.stores import charts, export, inspections, schemas, services
-from app.stores.models import INSPECTION_ITEMS, STORE_STATUSES, STORE_TYPES
+from app.stores import charts, documents, export, inspections, schemas, services
+from app.stores.models import (
+    DOCUMENT_KINDS,
+    INSPECTION_ITEMS,
+    MILESTONES,
+    STORE_STATUSES,
+    STORE_TYPES,
+    InspectionPlan,
+)
 
 bp = Blueprint("stores", __name__)
 PAGE = 50
@@ -31,6 +38,14 @@ LABELS = {
     "mstatus": {"planned": _l("Planned"), "reported": _l("Reported"),
                 "confirmed": _l("Confirmed"), "cancelled": _l("Cancelled"),
                 "open": _l("Open"), "submitted": _l("Submitted")},
+    "document": {"lease_contract": _l("Lease contract"),
+                 "business_licence": _l("Business licence"),
+                 "acceptance_report": _l("Acceptance report"), "floor_plan": _l("Floor plan"),
+                 "invoice": _l("Invoice"), "other": _l("Other document")},
+    "time_source": {"exif": _l("camera time (EXIF)"), "device": _l("file time"),
+                    "upload": _l("upload time")},
+    "plan_action": {"created": _l("Created"), "changed": _l("Changed"),
+                    "deactivated": _l("Deactivated"), "activated": _l("Activated")},
 }
 
 
@@ -124,7 +139,43 @@ def morning():
 def detail(store_id: int):
     store = services.get_store_for(store_id, current_user)
     return render_template("stores/detail.html", store=store,
-                           d=services.store_detail(store), regions=_regions())
+                           d=services.store_detail(store), regions=_regions(),
+                           document_kinds=DOCUMENT_KINDS, milestone_codes=MILESTONES,
+                           may_upload=documents.may_upload(store, current_user))
+
+
+@bp.post("/stores/<int:store_id>/documents")
+@login_required
+def add_document(store_id: int):
+    store = services.get_store_for(store_id, current_user)
+    try:
+        documents.add_document(store, current_user, request.files.get("file"),
+                               request.form.get("kind"), request.form.get("milestone"),
+                               request.form.get("note"))
+    except AppError as exc:
+        db.session.rollback()
+        problems = exc.details.get("errors") or {"_": [exc.message]}
+        flash(_("Document not saved: %(errors)s",
+                errors=" ".join(" ".join(v) for v in problems.values())), "error")
+        return redirect(url_for("stores.detail", store_id=store_id, _anchor="documents")), 303
+    flash(_("Document saved."), "success")
+    return redirect(url_for("stores.detail", store_id=store_id, _anchor="documents")), 303
+
+
+@bp.get("/stores/<int:store_id>/documents/<int:document_id>")
+@login_required
+def document(store_id: int, document_id: int):
+    store = services.get_store_for(store_id, current_user)
+    return documents.send_document(documents.get_document(store, document_id))
+
+
+@bp.post("/stores/<int:store_id>/documents/<int:document_id>/delete")
+@login_required
+def delete_document(store_id: int, document_id: int):
+    store = services.get_store_for(store_id, current_user)
+    documents.delete_document(store, documents.get_document(store, document_id), current_user)
+    flash(_("Document deleted."), "success")
+    return redirect(url_for("stores.detail", store_id=store_id, _anchor="documents")), 303
 
 
 @bp.post("/stores/<int:store_id>/milestones/<code>")
@@ -171,17 +222,62 @@ def dashboard():
                                                       r["count"]) for r in data["overdue"]]))
 
 
+@bp.get("/inspections/plans")
+@login_required
+def plans():
+    rows = inspections.list_plans()
+    return render_template("stores/plans.html", plans=rows, items=INSPECTION_ITEMS,
+                           periods=inspections.PERIODS,
+                           history={p.id: inspections.plan_history(p) for p in rows},
+                           may_edit=current_user.has_role("store_ops", "admin"))
+
+
+@bp.post("/inspections/plans/<int:plan_id>")
+@login_required
+def plan_action(plan_id: int):
+    """Save a plan's form, or deactivate / reactivate it (store operations)."""
+    plan = InspectionPlan.get_or_404(plan_id, "Plan")
+    action = request.form.get("action", "save")
+    try:
+        if action in ("deactivate", "activate"):
+            changes = {"active": action == "activate"}
+        else:
+            changes = schemas.PlanUpdateSchema().load({
+                "name": request.form.get("name", plan.name),
+                "every_months": request.form.get("every_months", plan.every_months),
+                "due_days": request.form.get("due_days", plan.due_days),
+                "threshold": request.form.get("threshold", plan.threshold),
+                "checklist": request.form.getlist("checklist")})
+        inspections.update_plan(plan, current_user, changes)
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(_("Plan not saved: %(errors)s", errors=_join(exc.messages)), "error")
+    except AppError as exc:
+        db.session.rollback()
+        flash(_("Plan not saved: %(errors)s",
+                errors=_join(exc.details.get("errors") or {"_": [exc.message]})), "error")
+    else:
+        flash(_("Plan saved."), "success")
+    return redirect(url_for("stores.plans", _anchor=f"plan-{plan_id}")), 303
+
+
+def _join(errors: dict) -> str:
+    return " ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
+                    for k, v in errors.items())
+
+
 @bp.route("/inspections/<int:inspection_id>", methods=["GET", "POST"])
 @login_required
 def inspect(inspection_id: int):
     found = inspections.get_inspection_for(inspection_id, current_user)
+    checklist = inspections.checklist_of(found)
     errors = {}
     if request.method == "POST":
         body = {"notes": request.form.get("notes") or None,
                 "photos": [p for p in request.form.get("photos", "").split(",") if p],
                 "items": [{"item": item, "score": request.form.get(f"score_{item}"),
                            "note": request.form.get(f"note_{item}") or None}
-                          for item in INSPECTION_ITEMS]}
+                          for item in checklist]}
         try:
             inspections.submit_inspection(found, current_user,
                                           schemas.InspectionSubmit().load(body))
@@ -194,5 +290,5 @@ def inspect(inspection_id: int):
             return redirect(url_for("stores.inspect", inspection_id=inspection_id))
     store = services.get_store_for(found.store_id, current_user)
     return render_template("stores/inspect.html", i=inspections.inspection_detail(found),
-                           store=store, items=INSPECTION_ITEMS, errors=errors,
+                           store=store, items=checklist, errors=errors,
                            form=request.form), (422 if errors else 200)
