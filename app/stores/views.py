@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from app.admin.services import region_choices
-from app.core.errors import AppError
+from app.core.errors import AppError, Forbidden
 from app.extensions import db
 from app.stores import charts, documents, export, inspections, schemas, services
 from app.stores.models import (
@@ -236,6 +236,8 @@ def plans():
 @login_required
 def plan_action(plan_id: int):
     """Save a plan's form, or deactivate / reactivate it (store operations)."""
+    if not current_user.has_role("store_ops", "admin"):
+        raise Forbidden("Only store operations change inspection plans")
     plan = InspectionPlan.get_or_404(plan_id, "Plan")
     action = request.form.get("action", "save")
     try:
