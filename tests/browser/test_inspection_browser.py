@@ -1,9 +1,12 @@
-"""On a phone-sized screen the inspector fills in a checklist with a photo; the low score
-opens the dealer's corrective action, which the dealer finds in the inbox."""
+"""On a phone-sized screen the inspector fills in a checklist with a photo (timed by its
+EXIF); the low score opens the dealer's corrective action, which the dealer finds in the inbox."""
 
+import io
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from app.dealers.models import Dealer
@@ -11,7 +14,6 @@ from app.extensions import db
 from app.stores.inspections import generate_inspections
 from app.stores.models import Inspection, InspectionPlan, Store, StorePhoto
 from tests.browser.conftest import login
-from tests.conftest import tiny_png
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
@@ -41,8 +43,12 @@ def _store_with_inspection() -> int:
 def test_inspector_fills_in_the_checklist_on_a_phone(live_server, browser, tmp_path):
     base = live_server
     inspection_id = _store_with_inspection()
-    photo = tmp_path / "counter.png"
-    photo.write_bytes(tiny_png())
+    photo = tmp_path / "counter.jpg"
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2026:11:03 09:15:00"  # DateTimeOriginal, local (UTC+8)
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (90, 140, 200)).save(out, "JPEG", exif=exif)
+    photo.write_bytes(out.getvalue())
 
     page = _login(browser, base, "inspector")
     page.goto(f"{base}/inspections")
@@ -54,8 +60,10 @@ def test_inspector_fills_in_the_checklist_on_a_phone(live_server, browser, tmp_p
     page.fill("#note_hygiene", "Dust on the shelves")
     page.set_input_files("#photo-input", str(photo))
     page.wait_for_selector("[data-testid=photo-ok]")
+    assert "2026-11-03 01:15 UTC (camera time (EXIF))" in page.inner_text("#photo-list")
     page.click("#inspection-submit")
     page.wait_for_selector("#inspection-result")
+    assert "2026-11-03 01:15 UTC" in page.inner_text("#inspection-result")
     assert page.inner_text("#inspection-score") == "55"
     assert "open" in page.inner_text("#corrective-status")
     page.screenshot(path=str(tmp_path / "inspection.png"))
@@ -64,7 +72,7 @@ def test_inspector_fills_in_the_checklist_on_a_phone(live_server, browser, tmp_p
     db.session.remove()
     [kept] = db.session.scalars(select(StorePhoto).where(
         StorePhoto.inspection_id == inspection_id)).all()
-    assert kept.taken_at is not None
+    assert (kept.taken_at, kept.taken_at_source) == (datetime(2026, 11, 3, 1, 15), "exif")
     db.session.commit()
 
     dealer = _login(browser, base, "dealer_east")
