@@ -135,3 +135,13 @@ def photos_of(store_id: int | None = None, inspection_id: int | None = None):
     else:
         stmt = stmt.where(StorePhoto.store_id == store_id)
     return db.session.scalars(stmt).all()
+
+
+def photo_of_store(store_id: int, photo_id: int) -> StorePhoto:
+    """A photo filed under this store (directly or through one of its inspections)."""
+    from app.core.errors import NotFound
+
+    photo = db.session.get(StorePhoto, photo_id)
+    if photo is None or photo.store_id != store_id:
+        raise NotFound(f"Photo {photo_id} not found")
+    return photo

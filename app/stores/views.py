@@ -1,6 +1,15 @@
 """Pages: the store ledger, a store, the morning view, inspections (mobile) and the dashboard."""
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,6 +19,7 @@ from marshmallow import ValidationError
 from app.admin.services import region_choices
 from app.core.errors import AppError, Forbidden
 from app.extensions import db
+from app.files.services import open_attachment
 from app.stores import charts, documents, export, inspections, schemas, services
 from app.stores.models import (
     DOCUMENT_KINDS,
@@ -167,6 +177,24 @@ def add_document(store_id: int):
 def document(store_id: int, document_id: int):
     store = services.get_store_for(store_id, current_user)
     return documents.send_document(documents.get_document(store, document_id))
+
+
+@bp.get("/stores/<int:store_id>/photos/<int:photo_id>")
+@login_required
+def photo(store_id: int, photo_id: int):
+    """A store or inspection photo, for everyone who may see the store (the dealer too)."""
+    from app.files.models import Attachment
+    from app.stores.photos import photo_of_store
+
+    store = services.get_store_for(store_id, current_user)
+    found = photo_of_store(store.id, photo_id)
+    att = db.session.get(Attachment, found.attachment_id)
+    path = open_attachment(att, current_app.config["UPLOAD_DIR"])
+    response = send_file(path, mimetype=att.content_type, download_name=att.filename,
+                         max_age=0, conditional=True)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @bp.post("/stores/<int:store_id>/documents/<int:document_id>/delete")

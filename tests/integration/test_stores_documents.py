@@ -13,7 +13,14 @@ from app.audit.services import verify_chain
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.stores.inspections import generate_inspections
-from app.stores.models import Inspection, InspectionPlan, Store, StoreDocument, StoreEvent
+from app.stores.models import (
+    Inspection,
+    InspectionPlan,
+    Store,
+    StoreDocument,
+    StoreEvent,
+    StorePhoto,
+)
 from app.stores.photos import exif_taken_at
 from tests.conftest import tiny_png
 
@@ -224,6 +231,18 @@ def test_checklist_page_shows_where_each_photo_time_came_from(api, login, make_s
     assert 'data-time-source="exif"' in html and 'data-time-source="upload"' in html
     store_html = login("storeops").get(f"/stores/{store_id}").get_data(as_text=True)
     assert 'data-time-source="exif"' in store_html
+    # The store's dealer opens the inspector's photo from its store page; another dealer not.
+    dealer_page = login("dealer_east")
+    dealer_html = dealer_page.get(f"/stores/{store_id}").get_data(as_text=True)
+    [first] = [p for p in db.session.scalars(select(StorePhoto).where(
+        StorePhoto.attachment_id == ids[0]))]
+    link = f"/stores/{store_id}/photos/{first.id}"
+    assert link in dealer_html
+    r = dealer_page.get(link)
+    assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    assert login("dealer_south").get(link).status_code == 404
+    other = make_store(dealer_code="DS000001")
+    assert login("dealer_south").get(f"/stores/{other}/photos/{first.id}").status_code == 404
 
 
 # -- inspection plans -------------------------------------------------------------------------
