@@ -92,6 +92,8 @@ def _register_blueprints(app: Flask) -> None:
     from flask_smorest import Api
 
     from app.admin.views import bp as admin_views
+    from app.announcements.api import blp as announcements_api
+    from app.announcements.views import bp as announcements_views
     from app.audit.api import blp as audit_api
     from app.catalog.api import blp as catalog_api
     from app.catalog.views import bp as catalog_views
@@ -116,14 +118,14 @@ def _register_blueprints(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
                 erp_api, catalog_api, promotions_api, orders_api, notify_api,
-                stores_api, payments_api):
+                stores_api, payments_api, announcements_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views
     from app.portal.views import bp as portal_views
     from app.stores.views import bp as stores_views
     for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views,
-               notify_views, stores_views, portal_views):
+               notify_views, stores_views, portal_views, announcements_views):
         app.register_blueprint(bp)
     from app.core import web
 

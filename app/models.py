@@ -1,5 +1,6 @@
 """Import every model so Alembic autogenerate and create_all see the whole schema."""
 
+from app.announcements.models import Announcement, AnnouncementRead  # noqa: F401
 from app.audit.models import AuditEvent  # noqa: F401
 from app.catalog.models import (  # noqa: F401
     DealerSalesArea,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
@@ -333,6 +333,35 @@ def list_orders(user, status: str | None = None, limit: int = 100) -> list[Sales
     if status:
         stmt = stmt.where(SalesOrder.status == status)
     return list(db.session.scalars(stmt))
+
+
+def search_orders(user, *, status: str | None = None, dealer_id: int | None = None,
+                  region: str | None = None, date_from: date | None = None,
+                  date_to: date | None = None, page: int = 1, per_page: int = 50
+                  ) -> tuple[list[SalesOrder], int]:
+    """One page of the orders the caller may see, filtered; (rows, total matching)."""
+    from datetime import datetime, time
+
+    ids = _visible_dealer_ids(user)
+    where = []
+    if ids is not None:
+        where.append(SalesOrder.dealer_id.in_(ids))
+    if status:
+        where.append(SalesOrder.status == status)
+    if dealer_id:
+        where.append(SalesOrder.dealer_id == dealer_id)
+    if region:
+        where.append(SalesOrder.dealer_id.in_(select(Dealer.id).where(Dealer.region == region)))
+    if date_from:
+        where.append(SalesOrder.created_at >= datetime.combine(date_from, time.min))
+    if date_to:
+        where.append(SalesOrder.created_at < datetime.combine(date_to, time.min) + timedelta(days=1))
+    total = db.session.scalar(select(func.count(SalesOrder.id)).where(*where)) or 0
+    rows = db.session.scalars(
+        select(SalesOrder).where(*where).order_by(SalesOrder.id.desc())
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(rows), total
 
 
 def get_order_for(order_id: int, user) -> SalesOrder:
