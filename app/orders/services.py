@@ -22,7 +22,7 @@ from app.promotions.rules import SPECIAL_PRICE
 APPROVAL_PROCESS = "order_approval"
 STAFF_ROLES = ("admin", "customer_service", "finance", "sales_director")
 # Orders whose amount the ERP does not know yet: they count against the dealer's credit here.
-NOT_IN_ERP = ("submitted", "credit_blocked", "approved")
+NOT_IN_ERP = ("submitted", "returned", "credit_blocked", "approved")
 
 
 def _dealer_of(user) -> Dealer:

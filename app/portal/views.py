@@ -30,7 +30,7 @@ from app.tasks import services as tasks
 bp = Blueprint("portal", __name__)
 
 CLOSED = ("completed", "rejected", "cancelled")
-ATTENTION = ("credit_blocked", "erp_error", "rejected")
+ATTENTION = ("returned", "credit_blocked", "erp_error", "rejected")
 PER_PAGE = 50
 STEPS = [
     ("submitted", _l("Submitted")),
@@ -57,9 +57,13 @@ EVENT_LABELS = {
     "prepayment_received": _l("Prepayment received"),
     "prepayment_unmatched": _l("Prepayment received after the order was decided"),
     "credit_block_expired": _l("Cancelled: credit was not released in time"),
+    "returned": _l("Returned to the dealer"),
+    "resubmitted": _l("Resubmitted by the dealer"),
+    "cancelled_by_dealer": _l("Cancelled by the dealer"),
 }
 STATUS_LABELS = {
     "submitted": _l("Submitted"),
+    "returned": _l("Returned to the dealer"),
     "credit_blocked": _l("Credit blocked"),
     "approved": _l("Approved"),
     "in_erp": _l("In the ERP"),
@@ -257,5 +261,5 @@ def prepay(order_id: int):
         flash(_("The prepayment could not be requested: %(reason)s", reason=exc.message), "error")
     else:
         flash(_("Payment request %(ref)s for %(amount)s CNY sent to the bank.",
-                ref=payment.bank_reference, amount="{:,.2f}".format(payment.amount)), "success")
+                ref=payment.bank_reference, amount=f"{payment.amount:,.2f}"), "success")
     return redirect(url_for("portal.order_detail", order_id=order_id))
