@@ -113,3 +113,12 @@ def test_author_pages_create_edit_and_unpublish(login, api):
     assert _titles(api("dealer_east")) == {"春节放假通知（更新）"}
     admin.post(f"/announcements/manage/{item.id}/status", data={"status": "unpublished"})
     assert _titles(api("dealer_south")) == set()
+
+
+def test_demo_announcements_are_seeded_once_and_targeted(api):
+    from app.announcements.demo import seed_demo_announcements
+
+    assert seed_demo_announcements() == 2
+    db.session.commit()
+    assert seed_demo_announcements() == 0
+    assert len(_titles(api("dealer_east"))) == 2 and len(_titles(api("dealer_south"))) == 1
