@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.core.errors import AppError, Conflict, NotFound, ValidationFailed
@@ -108,7 +109,15 @@ def request_prepayment(order_id: int, user) -> tuple[OrderPayment, bool]:
         bank_reference=answer["bank_reference"], requested_by=user.username,
         pay_due_at=now + timedelta(seconds=after) if after is not None else None,
     )
-    db.session.add(payment)
+    try:
+        with db.session.begin_nested():
+            db.session.add(payment)
+    except IntegrityError:
+        # The same request twice at once: the bank deduped it on the idempotency key.
+        existing = payment_of(order)
+        if existing is None:
+            raise
+        return existing, False
     orders.event(order, "prepayment_requested", user.username, amount=str(amount),
                  bank_reference=payment.bank_reference)
     db.session.flush()

@@ -132,3 +132,25 @@ def test_the_staff_list_pages_through_many_orders(api, login, catalogue):
         assert 'rel="prev" href="/portal/orders?page=2&amp;status=submitted"' in last
     finally:
         views.PER_PAGE = saved
+
+
+def test_the_orders_api_filters_too(api, catalogue):
+    east, south = api("dealer_east"), api("dealer_south")
+    east_ids = [_order(east, catalogue).json["id"] for _ in range(2)]
+    south_id = south.post("/api/v1/orders", json={
+        "lines": [{"product_id": catalogue["FG-CHIPS-70"], "quantity": 2}],
+        "submit_key": "south-order-0002"}).json["id"]
+    cs = api("cs")
+
+    def ids(query):
+        r = cs.get(f"/api/v1/orders{query}")
+        assert r.status_code == 200, r.json
+        return [o["id"] for o in r.json]
+
+    assert ids("?region=south") == [south_id]
+    assert ids(f"?dealer_id={east.get('/api/v1/orders').json[0]['dealer_id']}") == east_ids[::-1]
+    assert ids(f"?date_to={(date.today() - timedelta(days=1)).isoformat()}") == []
+    assert ids("?per_page=1&page=2") == [east_ids[1]]
+    bad = cs.get("/api/v1/orders?status=lost&date_from=soon&page=0")
+    assert bad.status_code == 422 and {"status", "date_from", "page"} <= set(bad.json["errors"])
+    assert [o["id"] for o in south.get("/api/v1/orders?region=east").json] == []

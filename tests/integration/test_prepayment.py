@@ -115,3 +115,71 @@ def test_an_order_released_by_nobody_is_cancelled_after_the_timeout(api, catalog
     assert _finance_tasks(api) == []
     refused = dealer.post(f"/api/v1/orders/{order['id']}/prepayment")
     assert refused.status_code == 409 and refused.json["code"] == "not_credit_blocked"
+
+
+class _Bank:
+    """A bank's HTTP service on a loopback port: records requests, answers as told."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        bank = self
+        self.requests, self.status = [], 200
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                bank.requests.append((self.path, dict(self.headers), body))
+                answer = json.dumps({"id": f"BANK-{len(bank.requests)}"}).encode()
+                self.send_response(bank.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/bank"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_real_bank_gets_the_request_over_http_and_calls_back(app, api, catalogue, sim):
+    bank = _Bank()
+    saved = {k: app.config[k] for k in ("BANK_URL", "BANK_TOKEN")}
+    app.config.update(BANK_URL=bank.url, BANK_TOKEN="s3cret")
+    try:
+        dealer, order, shortfall = _blocked_order(api, catalogue)
+        bank.status = 503
+        down = dealer.post(f"/api/v1/orders/{order['id']}/prepayment")
+        assert down.status_code == 503 and down.json["code"] == "bank_unavailable"
+        assert db.session.scalar(select(OrderPayment.id)) is None
+        assert "prepayment_requested" not in [
+            e["kind"] for e in dealer.get(f"/api/v1/orders/{order['id']}").json["timeline"]]
+
+        bank.status = 201
+        r = dealer.post(f"/api/v1/orders/{order['id']}/prepayment")
+        assert r.status_code == 201 and r.json["bank"] == "http" and r.json["bank_reference"] == "BANK-2"
+        path, headers, body = bank.requests[-1]
+        assert path == "/bank/payment-requests" and headers["Authorization"] == "Bearer s3cret"
+        assert headers["Idempotency-Key"] == f"prepay-{order['number']}"
+        assert body["reference"] == order["number"] and Decimal(body["amount"]) == shortfall
+        assert body["callback"].endswith("/api/v1/payments/callback")
+        assert pay_simulated(now=utcnow() + timedelta(days=1)) == 0  # only the bank pays it
+
+        ok = api("admin").post("/api/v1/payments/callback", json={
+            "order_number": order["number"], "amount": str(shortfall), "transaction_id": "BK-1",
+            "currency": "CNY"})
+        assert ok.status_code == 200 and ok.json["matched"] is True
+        run_due_jobs("test")
+        assert dealer.get(f"/api/v1/orders/{order['id']}").json["status"] == "in_erp"
+    finally:
+        app.config.update(saved)
+        bank.close()
