@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.catalog import services as catalog
@@ -327,7 +328,8 @@ def _visible_dealer_ids(user) -> list[int] | None:
 
 def list_orders(user, status: str | None = None, limit: int = 100) -> list[SalesOrder]:
     ids = _visible_dealer_ids(user)
-    stmt = select(SalesOrder).order_by(SalesOrder.id.desc()).limit(limit)
+    stmt = select(SalesOrder).options(selectinload(SalesOrder.parts)).order_by(
+        SalesOrder.id.desc()).limit(limit)
     if ids is not None:
         stmt = stmt.where(SalesOrder.dealer_id.in_(ids))
     if status:
@@ -358,8 +360,8 @@ def search_orders(user, *, status: str | None = None, dealer_id: int | None = No
         where.append(SalesOrder.created_at < datetime.combine(date_to, time.min) + timedelta(days=1))
     total = db.session.scalar(select(func.count(SalesOrder.id)).where(*where)) or 0
     rows = db.session.scalars(
-        select(SalesOrder).where(*where).order_by(SalesOrder.id.desc())
-        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+        select(SalesOrder).options(selectinload(SalesOrder.parts)).where(*where)
+        .order_by(SalesOrder.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
     ).all()
     return list(rows), total
 

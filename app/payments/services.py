@@ -59,6 +59,39 @@ def waits_for_payment(order: SalesOrder) -> bool:
                 and f",{MESSAGE}," in (instance.waiting_messages or ""))
 
 
+def prepay_states(order_list: list[SalesOrder]) -> dict[int, dict]:
+    """For many credit-blocked orders at once (a dashboard): order id → ``{"amount",
+    "payment", "waits"}``, in three queries whatever the number of orders."""
+    from app.orders.models import OrderEvent
+
+    blocked = [o for o in order_list if o.status == "credit_blocked"]
+    if not blocked:
+        return {}
+    ids = [o.id for o in blocked]
+    payments = {p.order_id: p for p in db.session.scalars(
+        select(OrderPayment).where(OrderPayment.order_id.in_(ids)))}
+    checks: dict[int, dict] = {}
+    for order_id, details in db.session.execute(
+            select(OrderEvent.order_id, OrderEvent.details).where(
+                OrderEvent.order_id.in_(ids), OrderEvent.kind == "credit_checked")
+            .order_by(OrderEvent.id)):
+        checks[order_id] = details or {}
+    waiting = set(db.session.scalars(select(ProcessInstance.id).where(
+        ProcessInstance.id.in_([o.instance_id for o in blocked if o.instance_id]),
+        ProcessInstance.status == "running",
+        ProcessInstance.waiting_messages.contains(f",{MESSAGE},"))))
+    out = {}
+    for order in blocked:
+        amount = None
+        if "available_after" in checks.get(order.id, {}):
+            missing = -Decimal(str(checks[order.id]["available_after"]))
+            if missing > 0:
+                amount = min(missing, order.net_total).quantize(Decimal("0.01"))
+        out[order.id] = {"amount": amount, "payment": payments.get(order.id),
+                         "waits": order.instance_id in waiting}
+    return out
+
+
 def can_prepay(order: SalesOrder) -> bool:
     return payment_of(order) is None and shortfall(order) is not None and waits_for_payment(order)
 

@@ -124,26 +124,27 @@ def progress(order) -> list[dict]:
 def todos_for(user, mine) -> list[dict]:
     """The dealer user's pending actions: open inbox tasks (returned orders, store milestones,
     corrective actions …), prepayments it may make, orders that need a look."""
-    items, seen = [], set()
+    items, seen, with_task = [], set(), set()
     for scope in ("mine", "group"):
         for task in tasks.inbox(user, scope, limit=20):
             if task.id in seen:
                 continue
             seen.add(task.id)
+            with_task.add(task.instance_id)
             items.append({"kind": "task", "url": url_for("tasks.task_page", task_id=task.id),
                           "name": task.name, "title": task.title, "task_id": task.id,
                           "due_at": task.due_at})
-    for order in mine:
-        if order.status not in ATTENTION:
-            continue
-        amount = payments.shortfall(order) if order.status == "credit_blocked" else None
-        payment = payments.payment_of(order) if amount is not None else None
-        if amount is not None and payment is None and payments.waits_for_payment(order):
-            items.append({"kind": "prepay", "order": order, "amount": amount,
-                          "url": url_for("portal.order_detail", order_id=order.id)})
+    # An order whose step waits in this user's inbox is listed once, as that task.
+    attention = [o for o in mine if o.status in ATTENTION and o.instance_id not in with_task]
+    states = payments.prepay_states(attention)
+    for order in attention:
+        state = states.get(order.id, {})
+        url = url_for("portal.order_detail", order_id=order.id)
+        if state.get("amount") is not None and state["payment"] is None and state["waits"]:
+            items.append({"kind": "prepay", "order": order, "amount": state["amount"], "url": url})
         else:
-            items.append({"kind": "order", "order": order, "payment": payment,
-                          "url": url_for("portal.order_detail", order_id=order.id)})
+            items.append({"kind": "order", "order": order, "payment": state.get("payment"),
+                          "url": url})
     return items
 
 
