@@ -201,11 +201,29 @@ def receive_payment(order_number: str, amount, transaction_id: str, actor: str,
         # Finance decided (or the order was cancelled) before the money came: keep the record.
         payment.note = "The order no longer waited for the payment; finance settles it."
         orders.event(order, "prepayment_unmatched", actor, note=payment.note)
+    _tell_dealer(order, payment)
     record(actor, "order.prepayment_received", target_type="order", target_id=order.id,
            instance_id=order.instance_id, dealer_id=order.dealer_id,
            details={"amount": str(payment.amount), "transaction_id": transaction_id,
                     "matched": payment.note is None})
     return payment, False
+
+
+def _tell_dealer(order: SalesOrder, payment: OrderPayment) -> None:
+    """The dealer's users hear that the bank confirmed the prepayment (app and SMS)."""
+    from app.core.models import User
+    from app.notify.services import notify
+
+    users = db.session.scalars(select(User).where(User.dealer_id == order.dealer_id,
+                                                  User.active.is_(True))).all()
+    matched = payment.note is None
+    notify(list(users), "prepayment_received",
+           f"预付款已到账 Prepayment received: {order.number}",
+           (f"{payment.amount} {payment.currency}: "
+            + ("订单继续处理 the order goes on" if matched
+               else "订单已处理，由财务结算 the order was already decided; finance settles it")),
+           link=f"/portal/orders/{order.id}", instance_id=order.instance_id,
+           channels=("inbox", "sms"), actor="bank")
 
 
 def pay_simulated(now=None, limit: int = 50) -> int:

@@ -59,6 +59,10 @@ def test_a_prepayment_releases_the_blocked_order_to_the_erp(api, catalogue, sim)
     assert _finance_tasks(api) == []  # the payment came first: finance's task is withdrawn
     payment = dealer.get(f"/api/v1/orders/{order['id']}/prepayment").json
     assert payment["status"] == "paid" and payment["transaction_id"].startswith("SIMTX")
+    told = [n for n in dealer.get("/api/v1/notifications").json["items"]
+            if n["kind"] == "prepayment_received"]
+    assert len(told) == 1 and order["number"] in told[0]["title"]
+    assert told[0]["link"] == f"/portal/orders/{order['id']}"
 
     duplicate = api("admin").post("/api/v1/payments/callback", json={
         "order_number": order["number"], "amount": str(shortfall), "transaction_id": "T-2"})
