@@ -241,9 +241,13 @@ def order_detail(order_id: int):
     dealer_view = is_dealer_user(current_user)
     payment = payments.payment_of(order)
     shortfall = payments.shortfall(order) if order.status == "credit_blocked" else None
+    answer = None
+    if dealer_view and order.status == "returned" and order.instance_id:
+        answer = next((t for t in tasks.open_tasks(order.instance_id)
+                       if t.assignee_id == current_user.id), None)
     return render_template(
         "portal/order.html", order=order, steps=progress(order), is_dealer=dealer_view,
-        payment=payment, shortfall=shortfall,
+        payment=payment, shortfall=shortfall, answer_task=answer,
         can_prepay=dealer_view and payment is None and shortfall is not None
         and payments.waits_for_payment(order),
     )

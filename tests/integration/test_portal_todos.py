@@ -34,6 +34,10 @@ def test_an_order_returned_to_the_dealer_is_a_todo_linking_to_its_inbox_task(api
     assert _todos(page) == ["task"] and f'href="/tasks/{task["id"]}"' in page
     detail = dealer.get(f"/api/v1/orders/{order['id']}").json
     assert detail["status"] == "returned" and detail["timeline"][-1]["note"] == "请确认收货地址"
+    order_page = login("dealer_east").get(f"/portal/orders/{order['id']}").get_data(as_text=True)
+    assert "请确认收货地址" in order_page and f'href="/tasks/{task["id"]}"' in order_page
+    task_page = login("dealer_east").get(f"/tasks/{task['id']}")
+    assert task_page.status_code == 200 and 'name="decision"' in task_page.get_data(as_text=True)
 
     r = dealer.post(f"/api/v1/tasks/{task['id']}/complete",
                     json={"data": {"decision": "resubmit", "comment": "地址无误"}})
