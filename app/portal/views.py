@@ -121,6 +121,22 @@ def progress(order) -> list[dict]:
             for key, label in STEPS]
 
 
+def _milestone_todos(user, limit: int = 10) -> list[dict]:
+    """Store-opening milestones the dealer should report: started, not reported yet."""
+    from app.stores.models import Store, StoreMilestone
+    from app.stores.services import visible_stores
+
+    stmt = visible_stores(user, select(StoreMilestone, Store).join(
+        Store, Store.id == StoreMilestone.store_id)).where(
+        Store.status == "opening", StoreMilestone.status == "planned",
+        StoreMilestone.planned_start <= date.today(),
+    ).order_by(StoreMilestone.planned_date, StoreMilestone.id).limit(limit)
+    return [{"kind": "milestone", "url": url_for("stores.detail", store_id=store.id),
+             "store": store, "milestone": milestone,
+             "overdue": milestone.planned_date < date.today()}
+            for milestone, store in db.session.execute(stmt)]
+
+
 def todos_for(user, mine) -> list[dict]:
     """The dealer user's pending actions: open inbox tasks (returned orders, store milestones,
     corrective actions …), prepayments it may make, orders that need a look."""
@@ -134,6 +150,7 @@ def todos_for(user, mine) -> list[dict]:
             items.append({"kind": "task", "url": url_for("tasks.task_page", task_id=task.id),
                           "name": task.name, "title": task.title, "task_id": task.id,
                           "due_at": task.due_at})
+    items.extend(_milestone_todos(user))
     # An order whose step waits in this user's inbox is listed once, as that task.
     attention = [o for o in mine if o.status in ATTENTION and o.instance_id not in with_task]
     states = payments.prepay_states(attention)

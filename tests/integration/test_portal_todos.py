@@ -158,3 +158,15 @@ def test_the_orders_api_filters_too(api, catalogue):
     bad = cs.get("/api/v1/orders?status=lost&date_from=soon&page=0")
     assert bad.status_code == 422 and {"status", "date_from", "page"} <= set(bad.json["errors"])
     assert [o["id"] for o in south.get("/api/v1/orders?region=east").json] == []
+
+
+def test_store_milestones_to_report_are_todos_of_their_dealer_only(login):
+    from app.stores.demo import seed_demo_stores
+
+    seed_demo_stores()
+    db.session.commit()
+    east = login("dealer_east").get("/portal").get_data(as_text=True)
+    assert "milestone" in _todos(east) and "上海徐家汇标准店" in east
+    assert "/stores/" in east
+    south = login("dealer_south").get("/portal").get_data(as_text=True)
+    assert "milestone" not in _todos(south) and "上海徐家汇标准店" not in south
