@@ -38,16 +38,18 @@ def payment_of(order: SalesOrder) -> OrderPayment | None:
     return db.session.scalar(select(OrderPayment).where(OrderPayment.order_id == order.id))
 
 
+def _missing(details: dict | None, net_total: Decimal) -> Decimal | None:
+    if not details or "available_after" not in details:
+        return None
+    missing = -Decimal(str(details["available_after"]))
+    return min(missing, net_total).quantize(Decimal("0.01")) if missing > 0 else None
+
+
 def shortfall(order: SalesOrder) -> Decimal | None:
     """How much of the order the dealer's credit does not cover (never more than the order),
     from the credit check's figures; None when the check found no shortfall."""
     checks = [e for e in order.events if e.kind == "credit_checked"]
-    if not checks or "available_after" not in (checks[-1].details or {}):
-        return None
-    missing = -Decimal(str(checks[-1].details["available_after"]))
-    if missing <= 0:
-        return None
-    return min(missing, order.net_total).quantize(Decimal("0.01"))
+    return _missing(checks[-1].details, order.net_total) if checks else None
 
 
 def waits_for_payment(order: SalesOrder) -> bool:
@@ -80,20 +82,9 @@ def prepay_states(order_list: list[SalesOrder]) -> dict[int, dict]:
         ProcessInstance.id.in_([o.instance_id for o in blocked if o.instance_id]),
         ProcessInstance.status == "running",
         ProcessInstance.waiting_messages.contains(f",{MESSAGE},"))))
-    out = {}
-    for order in blocked:
-        amount = None
-        if "available_after" in checks.get(order.id, {}):
-            missing = -Decimal(str(checks[order.id]["available_after"]))
-            if missing > 0:
-                amount = min(missing, order.net_total).quantize(Decimal("0.01"))
-        out[order.id] = {"amount": amount, "payment": payments.get(order.id),
-                         "waits": order.instance_id in waiting}
-    return out
-
-
-def can_prepay(order: SalesOrder) -> bool:
-    return payment_of(order) is None and shortfall(order) is not None and waits_for_payment(order)
+    return {order.id: {"amount": _missing(checks.get(order.id), order.net_total),
+                       "payment": payments.get(order.id), "waits": order.instance_id in waiting}
+            for order in blocked}
 
 
 def _callback_url() -> str | None:
