@@ -109,7 +109,21 @@ class Config:
     ADMISSION_ESCALATE_AFTER = "PT72H"
     # Process data seeded at start from settings: {process key: {variable: setting name}}.
     PROCESS_START_SETTINGS = {"dealer_admission": {
-        "remind_after": "ADMISSION_REMIND_AFTER", "escalate_after": "ADMISSION_ESCALATE_AFTER"}}
+        "remind_after": "ADMISSION_REMIND_AFTER", "escalate_after": "ADMISSION_ESCALATE_AFTER"},
+        "order_approval": {"credit_release_timeout": "ORDER_CREDIT_RELEASE_TIMEOUT"}}
+    # A credit-blocked order that neither finance releases nor the dealer prepays within this
+    # (ISO 8601 duration) is cancelled.
+    ORDER_CREDIT_RELEASE_TIMEOUT = "P7D"
+    # Prepayment (预付款) through the bank connector (connectors/bank.py). With no BANK_URL the
+    # embedded simulated bank takes the payment request and "pays" it BANK_SIM_PAY_DELAY_SECONDS
+    # later (the worker delivers the callback). With BANK_URL set, payment requests go to that
+    # HTTP service (bearer BANK_TOKEN), which calls back POST /api/v1/payments/callback;
+    # BANK_CALLBACK_URL is the address it is given (default: this server's own URL).
+    BANK_URL = None
+    BANK_TOKEN = None
+    BANK_TIMEOUT_SECONDS = 5
+    BANK_SIM_PAY_DELAY_SECONDS = 10
+    BANK_CALLBACK_URL = None
     # Company code (BUKRS) of receivables reads that name none.
     ERP_COMPANY_CODE = "1000"
     # "soap" (zeep, ERP_URL) or "rfc" (pyrfc with the SAP NW RFC SDK; without it each ERP call

@@ -128,12 +128,14 @@ def verify_cmd():
 def seed_cmd():
     """Seed regions, demo users (password 'demo') and two active dealers."""
     from app.admin.demo import seed_demo
+    from app.announcements.demo import seed_demo_announcements
     from app.portal.demo import seed_demo_commerce
     from app.stores.demo import seed_demo_stores
 
     created = seed_demo()
     stores = seed_demo_stores()
     commerce = seed_demo_commerce()
+    seed_demo_announcements()
     db.session.commit()
     click.echo(f"demo data ready ({created} users, {stores} stores created; {commerce['products']} "
                f"products and {commerce['promotions']} promotions created)")

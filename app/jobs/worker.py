@@ -16,6 +16,7 @@ from app.jobs import periodic
 from app.jobs.services import run_due_jobs
 from app.jobs.timers import fire_due_timers
 from app.notify.services import worker_tick as notify_tick
+from app.payments.services import pay_simulated
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,11 @@ SLOT_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def tick(worker_id: str) -> int:
-    """One poll: run every due job and fire every due timer."""
+    """One poll: run every due job and fire every due timer; outbox and simulated bank."""
     web.write_intent.set(True)
     try:
-        return run_due_jobs(worker_id) + fire_due_timers(worker_id) + notify_tick()
+        return (run_due_jobs(worker_id) + fire_due_timers(worker_id) + notify_tick()
+                + pay_simulated())
     finally:
         db.session.remove()
 

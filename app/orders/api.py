@@ -27,8 +27,10 @@ def submit_order(data):
 @blp.response(200, schemas.OrderOut(many=True))
 @require_api()
 def list_orders(query):
-    """Orders the caller may see (a dealer: its own and its sub-distributors')."""
-    return services.list_orders(api_user(), query["status"])
+    """Orders the caller may see (a dealer: its own and its sub-distributors'), newest first,
+    filtered by status, dealer, region and submission dates; ``page`` of ``per_page``."""
+    rows, _total = services.search_orders(api_user(), **query)
+    return rows
 
 
 @blp.route("/orders/<int:order_id>", methods=["GET"])

@@ -21,6 +21,7 @@ from app.core.models import Model, utcnow
 
 ORDER_STATUSES = (
     "submitted",
+    "returned",
     "credit_blocked",
     "approved",
     "in_erp",

@@ -68,7 +68,7 @@ def _dealer_users(order: SalesOrder) -> list[User]:
 def _tell_dealer(order: SalesOrder, kind: str, title: str, body: str) -> None:
     from app.notify.services import notify
 
-    notify(_dealer_users(order), kind, title, body, link=f"/orders/{order.id}",
+    notify(_dealer_users(order), kind, title, body, link=f"/portal/orders/{order.id}",
            instance_id=order.instance_id, channels=("inbox", "sms"), actor=ACTOR)
 
 

@@ -2,6 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
+from app.orders.models import ORDER_STATUSES
 from app.promotions.schemas import PreviewLine
 
 MONEY = {"as_string": True, "places": 2}
@@ -23,7 +24,13 @@ class OrderIn(Schema):
 
 
 class OrderQuery(Schema):
-    status = fields.String(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
+    dealer_id = fields.Integer(load_default=None)
+    region = fields.String(load_default=None, validate=validate.Length(max=20))
+    date_from = fields.Date(load_default=None, metadata={"description": "submitted on or after"})
+    date_to = fields.Date(load_default=None, metadata={"description": "submitted on or before"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=200))
 
 
 class LineOut(Schema):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from app.audit.services import record
 from app.catalog import services as catalog
@@ -22,7 +23,7 @@ from app.promotions.rules import SPECIAL_PRICE
 APPROVAL_PROCESS = "order_approval"
 STAFF_ROLES = ("admin", "customer_service", "finance", "sales_director")
 # Orders whose amount the ERP does not know yet: they count against the dealer's credit here.
-NOT_IN_ERP = ("submitted", "credit_blocked", "approved")
+NOT_IN_ERP = ("submitted", "returned", "credit_blocked", "approved")
 
 
 def _dealer_of(user) -> Dealer:
@@ -327,12 +328,42 @@ def _visible_dealer_ids(user) -> list[int] | None:
 
 def list_orders(user, status: str | None = None, limit: int = 100) -> list[SalesOrder]:
     ids = _visible_dealer_ids(user)
-    stmt = select(SalesOrder).order_by(SalesOrder.id.desc()).limit(limit)
+    stmt = select(SalesOrder).options(selectinload(SalesOrder.parts)).order_by(
+        SalesOrder.id.desc()).limit(limit)
     if ids is not None:
         stmt = stmt.where(SalesOrder.dealer_id.in_(ids))
     if status:
         stmt = stmt.where(SalesOrder.status == status)
     return list(db.session.scalars(stmt))
+
+
+def search_orders(user, *, status: str | None = None, dealer_id: int | None = None,
+                  region: str | None = None, date_from: date | None = None,
+                  date_to: date | None = None, page: int = 1, per_page: int = 50
+                  ) -> tuple[list[SalesOrder], int]:
+    """One page of the orders the caller may see, filtered; (rows, total matching)."""
+    from datetime import datetime, time
+
+    ids = _visible_dealer_ids(user)
+    where = []
+    if ids is not None:
+        where.append(SalesOrder.dealer_id.in_(ids))
+    if status:
+        where.append(SalesOrder.status == status)
+    if dealer_id:
+        where.append(SalesOrder.dealer_id == dealer_id)
+    if region:
+        where.append(SalesOrder.dealer_id.in_(select(Dealer.id).where(Dealer.region == region)))
+    if date_from:
+        where.append(SalesOrder.created_at >= datetime.combine(date_from, time.min))
+    if date_to:
+        where.append(SalesOrder.created_at < datetime.combine(date_to, time.min) + timedelta(days=1))
+    total = db.session.scalar(select(func.count(SalesOrder.id)).where(*where)) or 0
+    rows = db.session.scalars(
+        select(SalesOrder).options(selectinload(SalesOrder.parts)).where(*where)
+        .order_by(SalesOrder.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    ).all()
+    return list(rows), total
 
 
 def get_order_for(order_id: int, user) -> SalesOrder:

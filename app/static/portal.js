@@ -41,7 +41,8 @@
       var cart = load();
       var id = parseInt(row.dataset.productId, 10);
       var item = cart.items.find(function (i) { return i.product_id === id; });
-      if (item) { item.quantity += qty; } else { cart.items.push({ product_id: id, quantity: qty }); }
+      var name = row.dataset.productName || "";
+      if (item) { item.quantity += qty; } else { cart.items.push({ product_id: id, quantity: qty, name: name }); }
       save(cart);
       var count = document.getElementById("cart-count");
       if (count) { count.textContent = String(cart.items.length); }
@@ -84,13 +85,19 @@
     document.getElementById("cart-card").hidden = cart.items.length === 0;
     var byId = {};
     (priced ? priced.lines : []).forEach(function (l) { byId[l.product_id] = l; });
+    var named = false;
+    cart.items.forEach(function (item) {
+      var l = byId[item.product_id];
+      if (l && l.name && item.name !== l.name) { item.name = l.name; named = true; }
+    });
+    if (named) { save(cart); }
     cart.items.forEach(function (item) {
       var l = byId[item.product_id] || {};
       var tr = document.createElement("tr");
       tr.dataset.testid = "cart-line";
       tr.setAttribute("data-testid", "cart-line");
       var name = document.createElement("td");
-      name.textContent = (l.material_number || "") + " " + (l.name || ("#" + item.product_id));
+      name.textContent = (l.material_number || "") + " " + (l.name || item.name || ("#" + item.product_id));
       var qty = document.createElement("td");
       qty.className = "num";
       var input = document.createElement("input");
@@ -129,19 +136,54 @@
     document.getElementById("cart-net-total").textContent = priced ? money(priced.net_total) : "–";
     submit.disabled = busy || !priced || cart.items.length === 0;
   }
-  function errorText(body) {
-    var errors = body && body.errors;
-    if (!errors) { return (body && body.detail) || t.tError; }
-    return JSON.stringify(errors);
+  // A 422 lists errors per field, lines by index: {"lines": {"0": {"quantity": ["…"]}}}.
+  // Turn it into sentences the dealer can act on: "Line 1 (Cola 330 ml): Quantity: …".
+  function fieldName(key) {
+    var names = { quantity: t.tQuantity, product_id: t.tProduct, submit_key: t.tCart,
+                  expected_net_total: t.tTotal, lines: t.tLines };
+    return names[key] || key;
   }
+  function lineName(index) {
+    var item = load().items[index];
+    var label = t.tLine.replace("{n}", String(index + 1));
+    return item && item.name ? label + " (" + item.name + ")" : label;
+  }
+  function errorList(body) {
+    var errors = body && body.errors;
+    if (!errors || typeof errors !== "object") { return [(body && body.detail) || t.tError]; }
+    var out = [];
+    function walk(node, labels) {
+      if (Array.isArray(node)) {
+        var text = node.map(function (m) { return typeof m === "string" ? m : JSON.stringify(m); }).join(" ");
+        out.push(labels.length ? labels.join(" · ") + ": " + text : text);
+      } else if (node && typeof node === "object") {
+        Object.keys(node).forEach(function (key) {
+          var underLines = labels.length === 1 && labels[0] === t.tLines;
+          if (underLines && /^\d+$/.test(key)) { walk(node[key], [lineName(parseInt(key, 10))]); }
+          else { walk(node[key], labels.concat([fieldName(key)])); }
+        });
+      } else if (node !== null && node !== undefined) {
+        out.push(labels.join(" · ") + ": " + String(node));
+      }
+    }
+    walk(errors, []);
+    return out.length ? out : [t.tError];
+  }
+  function showErrors(body, prefix) {
+    var items = errorList(body);
+    show(prefix || t.tInvalid, "error");
+    list("cart-errors", items, function (text) { return text; });
+  }
+  function errorText(body) { return errorList(body).join("; "); }
   function refresh() {
     var cart = load();
     expected = null;
     if (!cart.items.length) { render(cart, null); return; }
     render(cart, null);
     post(t.previewUrl, { lines: lines(cart) }).then(function (r) {
-      if (r.status === 200) { expected = r.body.net_total; render(cart, r.body); show(""); }
-      else { show(t.tError + " " + errorText(r.body), "error"); }
+      if (r.status === 200) {
+        expected = r.body.net_total; render(cart, r.body); show(""); list("cart-errors", [], String);
+      } else { showErrors(r.body, t.tError); }
     }).catch(function () { show(t.tError, "error"); });
   }
   submit.addEventListener("click", function () {
@@ -163,6 +205,9 @@
             submit.disabled = false;
             show(t.tChanged.replace("{total}", money(total)), "error");
           });
+        } else if (r.status === 422) {
+          submit.disabled = false;
+          showErrors(r.body);
         } else {
           submit.disabled = false;
           show(errorText(r.body), "error");

@@ -1,0 +1,1 @@
+"""Announcements (公告): admins and marketing publish notices targeted by region and dealer type."""

@@ -1,0 +1,77 @@
+"""The bank connector: payment requests for dealer prepayments (预付款).
+
+One interface, two adapters:
+
+- ``HttpBank`` speaks JSON over HTTP with a bearer token: ``POST {url}/payment-requests``
+  ``{"reference", "amount", "currency", "payer", "callback"}`` with an ``Idempotency-Key``
+  header → ``{"id": "…"}``. When the dealer has paid, the bank calls the ``callback`` address
+  (the platform's ``POST /api/v1/payments/callback``) with ``{"order_number", "amount",
+  "transaction_id"}``.
+- ``SimulatedBank`` is the embedded default: it accepts every request at once and answers
+  when it will have been paid (``pay_after`` seconds later); the platform's worker then makes
+  the same callback in process.
+
+Transport failures and non-2xx answers raise ``ConnectorError``.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import requests
+
+from connectors.registry import ConnectorError
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    reference: str  # the platform's order number: the correlation key of the callback
+    amount: Decimal
+    currency: str
+    payer: str
+    callback: str | None = None
+
+
+@dataclass(frozen=True)
+class BankAnswer:
+    bank_reference: str
+    pays_after_seconds: float | None = None  # the simulated bank only
+
+
+@dataclass(frozen=True)
+class HttpBank:
+    url: str
+    token: str | None = None
+    timeout: float = 5.0
+    name: str = "http"
+
+    def request_payment(self, request: PaymentRequest, idempotency_key: str) -> BankAnswer:
+        headers = {"Idempotency-Key": idempotency_key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = {"reference": request.reference, "amount": str(request.amount),
+                "currency": request.currency, "payer": request.payer, "callback": request.callback}
+        try:
+            response = requests.post(self.url.rstrip("/") + "/payment-requests", json=body,
+                                     headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ConnectorError(f"{type(exc).__name__}: {exc}") from exc
+        if not 200 <= response.status_code < 300:
+            raise ConnectorError(f"HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise ConnectorError(f"Not a JSON answer: {response.text[:200]}") from exc
+        if not isinstance(answer, dict) or not answer.get("id"):
+            raise ConnectorError(f"Answer without an id: {str(answer)[:200]}")
+        return BankAnswer(str(answer["id"]))
+
+
+@dataclass(frozen=True)
+class SimulatedBank:
+    pay_after: float = 10.0
+    name: str = "simulated"
+
+    def request_payment(self, request: PaymentRequest, idempotency_key: str) -> BankAnswer:
+        if request.amount <= 0:
+            raise ConnectorError("The simulated bank refuses a payment request of no amount")
+        return BankAnswer(f"SIM-{idempotency_key}"[:40], pays_after_seconds=max(0.0, self.pay_after))
