@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model
@@ -14,6 +14,8 @@ class HumanTask(Model):
         Index("ix_human_task_assignee", "assignee_id", "status", "id"),
         Index("ix_human_task_instance", "instance_id", "status"),
         Index("ix_human_task_passes", "instance_id", "bpmn_id", "pass_no"),
+        Index("ix_human_task_due", "status", "due_at"),
+        Index("ix_human_task_warn", "status", "warn_at"),
     )
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
     process_key: Mapped[str] = mapped_column(String(100), default="")
@@ -51,6 +53,10 @@ class HumanTask(Model):
     jump_to: Mapped[str | None] = mapped_column(String(100))
     attachments: Mapped[str | None] = mapped_column(Text)  # JSON list of attachment ids
     proxied_for_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # 超时处理 per-node timeouts (app/tasks/timeouts.py): warn at, then act at due_at, once each.
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    timed_out_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class TaskCandidate(Model):
@@ -91,3 +97,14 @@ class TaskProxy(Model):
     process_keys: Mapped[str] = mapped_column(String(500), default="")  # empty: every process
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SavedFilter(Model):
+    """A user's named inbox filter: a name and the query string it stands for."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter_name"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False,
+                                         index=True)
+    name: Mapped[str] = mapped_column(String(60), nullable=False)
+    query: Mapped[str] = mapped_column(String(1000), nullable=False, default="")

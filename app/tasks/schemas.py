@@ -22,6 +22,8 @@ class TaskSchema(Schema):
     outcome = fields.String(allow_none=True)
     comment = fields.String(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
+    warn_at = fields.DateTime(allow_none=True)
+    overdue = fields.Method("_overdue")
     created_at = fields.DateTime()
     claimed_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
@@ -47,6 +49,11 @@ class TaskSchema(Schema):
     def _candidate_roles(self, obj):
         raw = obj.get("candidate_roles", "") if isinstance(obj, dict) else obj.candidate_roles
         return [r for r in (raw or "").split(",") if r]
+
+    def _overdue(self, obj):
+        get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k, None)
+        due = get("due_at")
+        return bool(due and get("status") == "open" and due <= utcnow())
 
     def _attachments(self, obj):
         raw = obj.get("attachments") if isinstance(obj, dict) else obj.attachments

@@ -125,6 +125,15 @@ def user_name(user_id: int | None) -> str:
     return (user.display_name or user.username) if user else ""
 
 
+@bp.app_template_global("is_overdue")
+def is_overdue(task) -> bool:
+    """An open task past its due time (超时)."""
+    from app.core.models import utcnow
+
+    due = getattr(task, "due_at", None)
+    return bool(due and getattr(task, "status", None) == "open" and due <= utcnow())
+
+
 def _conflict_message(exc: Conflict) -> str:
     return str(CONFLICTS.get(exc.code, exc.message))
 
