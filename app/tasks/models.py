@@ -1,8 +1,18 @@
 """Human tasks projected from the engine: what inboxes query, and the approval history."""
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model
@@ -57,6 +67,9 @@ class HumanTask(Model):
     warn_at: Mapped[datetime | None] = mapped_column(DateTime)
     warned_at: Mapped[datetime | None] = mapped_column(DateTime)
     timed_out_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Inbox filters: the instance's amount and dealer when the task arrived (from its data).
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    dealer_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TaskCandidate(Model):
@@ -89,7 +102,8 @@ class TaskProxy(Model):
     """代理: while ``user`` is away, tasks assigned to them go to ``proxy`` instead."""
 
     __tablename__ = "task_proxy"
-    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),)
+    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),
+                      Index("ix_task_proxy_proxy", "proxy_id", "ends_at"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     proxy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

@@ -191,8 +191,8 @@ def _eligible(task: HumanTask, user: User, username, field: str = "user") -> Use
 
 _COPY = ("instance_id", "process_key", "title", "engine_task_id", "bpmn_id", "name", "form_key",
          "lane", "candidate_roles", "candidate_users", "scope_region", "due_at", "warn_at",
-         "priority", "pass_no", "kind", "parent_task_id", "sign_position", "sign_mode", "sign_seq",
-         "jump_to")
+         "amount", "dealer_id", "priority", "pass_no", "kind", "parent_task_id",
+         "sign_position", "sign_mode", "sign_seq", "jump_to")
 
 
 def _copy_row(task: HumanTask, **values) -> HumanTask:

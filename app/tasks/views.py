@@ -262,14 +262,65 @@ def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
 @bp.get("/inbox")
 @login_required
 def inbox():
+    from app.core.models import Region
+    from app.tasks import inbox as boxes
+
     scope = request.args.get("scope", "mine")
     if scope not in SCOPES:
         scope = "mine"
-    from app.tasks.cc import unread_count
+    params, errors, status = {}, {}, 200
+    try:
+        params = boxes.parse(request.args)
+    except ValidationFailed as exc:
+        errors, status = exc.errors, 422
+        flash(_("Some filters are not valid and were ignored."), "error")
+    try:
+        counts = boxes.counts(current_user, params)
+    except ValidationFailed as exc:  # e.g. an unknown dealer
+        errors, status, params = exc.errors, 422, {}
+        flash(_("Some filters are not valid and were ignored."), "error")
+        counts = boxes.counts(current_user)
+    page = None
+    if boxes.is_filtered(params) or (scope == "cc" and (params.get("page") or 1) > 1):
+        page = boxes.page_of(current_user, scope, params)
+        tasks = page.rows
+    else:
+        tasks = inbox_query(current_user, scope)
+        page = boxes.Page(tasks, counts["cc" if scope == "cc" else scope], 1, boxes.PAGE_SIZE)
+    regions = {r.code: r.label(str(get_locale() or "zh_CN"))
+               for r in db.session.query(Region).order_by(Region.code)}
+    return render_template("tasks/inbox.html", scope=scope, tasks=tasks, page=page,
+                           counts=counts, params=params, errors=errors,
+                           query=boxes.query_string(params), regions=regions,
+                           saved=boxes.saved_filters(current_user),
+                           process_names=_process_names(), cc_unread=counts["cc_unread"]), status
 
-    tasks = inbox_query(current_user, scope)
-    return render_template("tasks/inbox.html", scope=scope, tasks=tasks,
-                           process_names=_process_names(), cc_unread=unread_count(current_user))
+
+@bp.post("/inbox/filters")
+@login_required
+def save_inbox_filter():
+    from app.tasks.inbox import save_filter
+
+    name, query = request.form.get("name", ""), request.form.get("query", "")
+    try:
+        save_filter(current_user, name, query)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for messages in exc.errors.values():
+            flash("; ".join(map(str, messages)), "error")
+    else:
+        flash(_("Filter “%(name)s” saved.", name=" ".join(name.split())), "success")
+    return redirect(url_for(".inbox") + ("?" + query if query else ""))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_inbox_filter(filter_id: int):
+    from app.tasks.inbox import delete_filter
+
+    delete_filter(current_user, filter_id)
+    flash(_("Filter deleted."), "success")
+    return redirect(url_for(".inbox"))
 
 
 @bp.get("/tasks/<int:task_id>")
