@@ -290,10 +290,22 @@ def inbox():
     regions = {r.code: r.label(str(get_locale() or "zh_CN"))
                for r in db.session.query(Region).order_by(Region.code)}
     return render_template("tasks/inbox.html", scope=scope, tasks=tasks, page=page,
+                           batch_labels=_batch_labels(),
                            counts=counts, params=params, errors=errors,
                            query=boxes.query_string(params), regions=regions,
                            saved=boxes.saved_filters(current_user),
                            process_names=_process_names(), cc_unread=counts["cc_unread"]), status
+
+
+def _batch_labels() -> dict:
+    """What the batch progress script shows, in the UI language."""
+    codes = {code: str(text) for code, text in CONFLICTS.items()}
+    codes["batch_not_allowed"] = _("This step cannot be approved in batch.")
+    codes["validation_failed"] = _("The form of this step needs more than an approval.")
+    return {"progress": _("%(done)s of %(total)s done: %(ok)s approved, %(failed)s not "
+                          "approved."),
+            "finished": _("%(ok)s approved, %(failed)s not approved."),
+            "approved": _("Approved"), "codes": codes}
 
 
 @bp.post("/inbox/filters")
