@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.core.models import User
+from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
 from app.engine.services import (
     can_start,
@@ -128,8 +128,6 @@ def user_name(user_id: int | None) -> str:
 @bp.app_template_global("is_overdue")
 def is_overdue(task) -> bool:
     """An open task past its due time (超时)."""
-    from app.core.models import utcnow
-
     due = getattr(task, "due_at", None)
     return bool(due and getattr(task, "status", None) == "open" and due <= utcnow())
 
@@ -250,8 +248,12 @@ def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
     form = _form(task.form_key)
     if values is None:
         values = _prefill(task, tasks)
+    from app.tasks.urge import can_urge, next_allowed_at
+
+    urgeable = [(task, next_allowed_at(task))] if can_urge(task, current_user) else []
     return render_template(
         "tasks/task.html", task=task, form=form, values=values, errors=errors or {},
+        urgeable=urgeable, urge_now=utcnow(), urge_back="task",
         return_targets=_return_targets(task, tasks), LABELS=LABELS,
         readonly_fields=form.readonly_for(task.bpmn_id) if form else (),
         done_values=submitted_data(task), **_permissions(task), **ctx), status
@@ -456,7 +458,7 @@ def instance_page(instance_id: int):
 
     urgeable = [(t, next_allowed_at(t)) for t in tasks if can_urge(t, current_user)]
     return render_template("tasks/instance.html", my_task=mine[0] if mine else None,
-                           can_withdraw=can_withdraw, urgeable=urgeable,
+                           can_withdraw=can_withdraw, urgeable=urgeable, urge_now=utcnow(),
                            dealer_code=data.get("dealer_code"),
                            **_instance_context(instance, tasks))
 
@@ -610,14 +612,17 @@ def urge(task_id: int):
         reminded = urging.urge(task, current_user, request.form.get("comment") or None)
     except urging.UrgeTooSoon as exc:
         db.session.rollback()
-        flash(_("This task was urged recently; you can urge again at %(at)s.",
-                at=datetime_filter(exc.allowed_at)), "error")
+        flash(_("Reminder already sent. You can remind them again from %(at)s.",
+                at=datetime_filter(exc.allowed_at)), "warning")
     except Conflict as exc:
         db.session.rollback()
         flash(_conflict_message(exc), "error")
     else:
         flash(_("Reminder sent to %(names)s.",
                 names=", ".join(u.display_name or u.username for u in reminded)), "success")
+    back = request.form.get("back")
+    if back == "task":
+        return redirect(url_for(".task_page", task_id=task.id))
     return redirect(url_for(".instance_page", instance_id=task.instance_id))
 
 
