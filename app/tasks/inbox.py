@@ -197,11 +197,11 @@ def _filters(user: User, scope: str, params: dict, now: datetime) -> list:
 def _order(params: dict) -> list:
     sort, order = params.get("sort") or "created", params.get("order")
     if sort == "due":
-        column, nulls = HumanTask.due_at, HumanTask.due_at.is_(None)
-        return [nulls, column.desc() if order == "desc" else column, HumanTask.id.desc()]
+        column = HumanTask.due_at.desc() if order == "desc" else HumanTask.due_at.asc()
+        return [column.nulls_last(), HumanTask.id.desc()]
     if sort == "amount":
-        column, nulls = HumanTask.amount, HumanTask.amount.is_(None)
-        return [nulls, column.asc() if order == "asc" else column.desc(), HumanTask.id.desc()]
+        column = HumanTask.amount.asc() if order == "asc" else HumanTask.amount.desc()
+        return [column.nulls_last(), HumanTask.id.desc()]
     return [HumanTask.id.asc() if order == "asc" else HumanTask.id.desc()]
 
 

@@ -24,8 +24,8 @@ class HumanTask(Model):
         Index("ix_human_task_assignee", "assignee_id", "status", "id"),
         Index("ix_human_task_instance", "instance_id", "status"),
         Index("ix_human_task_passes", "instance_id", "bpmn_id", "pass_no"),
-        Index("ix_human_task_due", "status", "due_at"),
-        Index("ix_human_task_warn", "status", "warn_at"),
+        Index("ix_human_task_due", "status", "timed_out_at", "due_at"),
+        Index("ix_human_task_warn", "status", "warned_at", "warn_at"),
     )
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
     process_key: Mapped[str] = mapped_column(String(100), default="")
