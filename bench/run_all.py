@@ -3,7 +3,8 @@
 Figures only, no assertions. Environment knobs: BENCH_N / BENCH_WARMUP (journey),
 BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (return
 loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENCH_SIGN_N
-(approval operations), BENCH_FILTER_TASKS / BENCH_FILTER_N (inbox filters). BENCH_ONLY=journey,engine runs a subset.
+(approval operations), BENCH_FILTER_TASKS / BENCH_FILTER_N (inbox filters).
+BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
