@@ -23,7 +23,6 @@ from sqlalchemy import delete, insert, select, update
 from werkzeug.security import generate_password_hash
 
 from app.audit.services import record
-from app.core.errors import AppError
 from app.core.models import User, utcnow
 from app.core.roles import is_regional
 from app.engine.models import ProcessInstance
@@ -170,7 +169,7 @@ def _timeout_one(task_id: int, now: datetime) -> str | None:
     action = cfg.get("onTimeout") or "remind"
     try:
         details = _act(task, cfg)
-    except (AppError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - audited and not retried; the others go on
         db.session.rollback()
         _claim(task_id, "timed_out_at", now)
         task = db.session.get(HumanTask, task_id)
