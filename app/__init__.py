@@ -85,6 +85,7 @@ def _register_connectors() -> None:
     import app.payments.operations  # noqa: F401  (bank.create_payment_request)
     import app.promotions.operations  # noqa: F401  (promotions.apply_decision)
     import app.stores.operations  # noqa: F401  (the stores.* operations)
+    import app.tasks.timeouts  # noqa: F401  (tasks.check_timeouts)
     import connectors.builtin  # noqa: F401
 
 

@@ -3,7 +3,8 @@
 Figures only, no assertions. Environment knobs: BENCH_N / BENCH_WARMUP (journey),
 BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (return
 loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENCH_SIGN_N
-(approval operations). BENCH_ONLY=journey,engine runs a subset.
+(approval operations), BENCH_FILTER_TASKS / BENCH_FILTER_N (inbox filters).
+BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
@@ -29,6 +30,7 @@ BENCHES = [
     ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
     ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
     ("operations", "bench_task_operations.py", "Batch approve and countersign latency"),
+    ("inbox_filters", "bench_inbox_filters.py", "Inbox filters, counts and the timeout scan"),
     ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),
     ("portal", "bench_portal.py", "Dealer portal: dashboard, announcements, staff order list"),
 ]

@@ -4,7 +4,7 @@ import hashlib
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import orjson
@@ -290,6 +290,20 @@ def timer_start_events(spec) -> list[TimerStart]:
         value = script_engine().environment.evaluate(definition.expression, {})
         out.append(TimerStart(task_spec.bpmn_id, kind, str(value)))
     return out
+
+
+def iso_duration(text: str) -> timedelta:
+    """A positive ISO 8601 duration (``PT4H``, ``P2D``, ``P1DT30M``); ValueError otherwise."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(str(text or "").strip())
+        delta = TimerEventDefinition.get_timedelta_from_start(parsed, datetime.now(UTC))
+    except Exception as exc:  # noqa: BLE001 - the library raises a bare Exception
+        raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT4H or P2D") from exc
+    if delta <= timedelta(0):
+        raise ValueError(f"'{text}' is not a positive duration")
+    return delta
 
 
 def _duration(text: str, start: datetime):

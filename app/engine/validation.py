@@ -96,6 +96,44 @@ def _check_user_task(spec, rules: Rules, loc) -> list[dict]:
     form_key = info.get("formKey")
     if form_key and not rules.form_exists(form_key):
         out.append(loc(f"Unknown form key '{form_key}' (no forms/{form_key}.yaml)"))
+    out.extend(loc(msg) for msg in timeout_problems(spec))
+    return out
+
+
+TIMEOUT_ACTIONS = ("remind", "auto-approve", "auto-return", "escalate")
+
+
+def timeout_settings(task_spec) -> dict:
+    """The per-node timeout properties of a user task (``dueIn``, ``dueDateField``, …)."""
+    props = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+    return {k: str(props[k]).strip() for k in ("dueIn", "dueDateField", "warnBefore",
+                                               "onTimeout", "escalateTo") if props.get(k)}
+
+
+def timeout_problems(task_spec) -> list[str]:
+    """What is wrong with a user task's timeout settings (超时处理), as messages."""
+    from app.engine.runtime import iso_duration
+
+    cfg, out = timeout_settings(task_spec), []
+    for key in ("dueIn", "warnBefore"):
+        if key in cfg:
+            try:
+                iso_duration(cfg[key])
+            except ValueError as exc:
+                out.append(f"Property '{key}': {exc}")
+    action = cfg.get("onTimeout")
+    if action and action not in TIMEOUT_ACTIONS:
+        out.append(f"Property 'onTimeout': unknown value '{action}' "
+                   f"(one of {', '.join(TIMEOUT_ACTIONS)})")
+    has_due = "dueIn" in cfg or "dueDateField" in cfg
+    if not has_due and ("warnBefore" in cfg or action):
+        out.append("Properties 'warnBefore' / 'onTimeout' need 'dueIn' or 'dueDateField'")
+    if action == "escalate":
+        role = cfg.get("escalateTo")
+        if not role:
+            out.append("Property 'onTimeout' is 'escalate' but 'escalateTo' names no role")
+        elif role not in ROLES:
+            out.append(f"Property 'escalateTo': unknown role '{role}'")
     return out
 
 

@@ -12,12 +12,17 @@ from app.tasks.schemas import (
     BatchResponseSchema,
     CcReadSchema,
     CcRequest,
+    CountsQuery,
+    CountsSchema,
     InstanceSchema,
     ProxyRequest,
     ProxySchema,
     RejectRequest,
     ReturnRequest,
     RevokeRequest,
+    SavedFilterPatch,
+    SavedFilterRequest,
+    SavedFilterSchema,
     TaskDetailSchema,
     TaskListQuery,
     TaskSchema,
@@ -33,8 +38,74 @@ blp = Blueprint("tasks_api", __name__, description="Human tasks")
 @blp.response(200, TaskSchema(many=True))
 @require_api()
 def list_tasks(query):
-    """The caller's inbox: ``scope=mine|group|completed``, newest first, 50 per page."""
-    return services.inbox(api_user(), query["scope"], query["limit"], query["before_id"])
+    """The caller's inbox: ``scope=mine|group|completed|cc``, newest first, 50 per page.
+
+    Filters: ``process``, ``dealer`` (id or code), ``region``, ``amount_min``, ``amount_max``,
+    ``due_before``, ``overdue``, ``proxied``, ``cc``; ``sort=created|due|amount`` with
+    ``order=asc|desc``; ``page`` (1-based, ``limit`` per page). A filtered call answers the
+    total in the ``X-Total-Count`` header.
+    """
+    from app.tasks.inbox import filtered, is_filtered
+
+    user = api_user()
+    if query["scope"] != "cc" and is_filtered(query):
+        rows, total = filtered(user, query["scope"], query, query["limit"], query["before_id"],
+                               with_total=True)
+        return rows, {"X-Total-Count": str(total)}
+    return services.inbox(user, query["scope"], query["limit"], query["before_id"])
+
+
+@blp.route("/tasks/counts", methods=["GET"])
+@blp.arguments(CountsQuery, location="query")
+@blp.response(200, CountsSchema)
+@require_api()
+def task_counts(query):
+    """How many tasks each inbox tab holds under the given filters."""
+    from app.tasks.inbox import counts
+
+    return counts(api_user(), query)
+
+
+@blp.route("/tasks/filters", methods=["GET"])
+@blp.response(200, SavedFilterSchema(many=True))
+@require_api()
+def list_filters():
+    """The caller's saved inbox filters (name → query string)."""
+    from app.tasks.inbox import saved_filters
+
+    return saved_filters(api_user())
+
+
+@blp.route("/tasks/filters", methods=["POST"])
+@blp.arguments(SavedFilterRequest)
+@blp.response(201, SavedFilterSchema)
+@require_api()
+def create_filter(body):
+    """Save a filter: a unique name and the inbox query string (checked; 422 per field)."""
+    from app.tasks.inbox import save_filter
+
+    return save_filter(api_user(), body["name"], body["query"])
+
+
+@blp.route("/tasks/filters/<int:filter_id>", methods=["PATCH"])
+@blp.arguments(SavedFilterPatch)
+@blp.response(200, SavedFilterSchema)
+@require_api()
+def patch_filter(body, filter_id):
+    """Rename a saved filter or change its query."""
+    from app.tasks.inbox import update_filter
+
+    return update_filter(api_user(), filter_id, body["name"], body["query"])
+
+
+@blp.route("/tasks/filters/<int:filter_id>", methods=["DELETE"])
+@blp.response(204)
+@require_api()
+def remove_filter(filter_id):
+    """Delete a saved filter."""
+    from app.tasks.inbox import delete_filter
+
+    delete_filter(api_user(), filter_id)
 
 
 @blp.route("/tasks/<int:task_id>", methods=["GET"])

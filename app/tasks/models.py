@@ -1,8 +1,18 @@
 """Human tasks projected from the engine: what inboxes query, and the approval history."""
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model
@@ -14,6 +24,8 @@ class HumanTask(Model):
         Index("ix_human_task_assignee", "assignee_id", "status", "id"),
         Index("ix_human_task_instance", "instance_id", "status"),
         Index("ix_human_task_passes", "instance_id", "bpmn_id", "pass_no"),
+        Index("ix_human_task_due", "status", "timed_out_at", "due_at"),
+        Index("ix_human_task_warn", "status", "warned_at", "warn_at"),
     )
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
     process_key: Mapped[str] = mapped_column(String(100), default="")
@@ -51,6 +63,13 @@ class HumanTask(Model):
     jump_to: Mapped[str | None] = mapped_column(String(100))
     attachments: Mapped[str | None] = mapped_column(Text)  # JSON list of attachment ids
     proxied_for_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # 超时处理 per-node timeouts (app/tasks/timeouts.py): warn at, then act at due_at, once each.
+    warn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    timed_out_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Inbox filters: the instance's amount and dealer when the task arrived (from its data).
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    dealer_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TaskCandidate(Model):
@@ -83,7 +102,8 @@ class TaskProxy(Model):
     """代理: while ``user`` is away, tasks assigned to them go to ``proxy`` instead."""
 
     __tablename__ = "task_proxy"
-    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),)
+    __table_args__ = (Index("ix_task_proxy_user", "user_id", "starts_at", "ends_at"),
+                      Index("ix_task_proxy_proxy", "proxy_id", "ends_at"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     proxy_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     starts_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -91,3 +111,14 @@ class TaskProxy(Model):
     process_keys: Mapped[str] = mapped_column(String(500), default="")  # empty: every process
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SavedFilter(Model):
+    """A user's named inbox filter: a name and the query string it stands for."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter_name"),)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False,
+                                         index=True)
+    name: Mapped[str] = mapped_column(String(60), nullable=False)
+    query: Mapped[str] = mapped_column(String(1000), nullable=False, default="")

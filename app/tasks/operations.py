@@ -190,9 +190,9 @@ def _eligible(task: HumanTask, user: User, username, field: str = "user") -> Use
 
 
 _COPY = ("instance_id", "process_key", "title", "engine_task_id", "bpmn_id", "name", "form_key",
-         "lane", "candidate_roles", "candidate_users", "scope_region", "due_at", "priority",
-         "pass_no", "kind", "parent_task_id", "sign_position", "sign_mode", "sign_seq",
-         "jump_to")
+         "lane", "candidate_roles", "candidate_users", "scope_region", "due_at", "warn_at",
+         "amount", "dealer_id", "priority", "pass_no", "kind", "parent_task_id",
+         "sign_position", "sign_mode", "sign_seq", "jump_to")
 
 
 def _copy_row(task: HumanTask, **values) -> HumanTask:
@@ -450,6 +450,12 @@ def return_task(task: HumanTask, user: User, to: str = "previous", comment=None,
     if not (comment or "").strip():
         raise ValidationFailed({"comment": ["Say why you return it"]})
     files = check_attachments(user, attachments)
+    instance, _to = return_held(task, user, to, comment, files)
+    return instance
+
+
+def return_held(task: HumanTask, user: User, to: str, comment, files: list[int]):
+    """Return the instance from ``task`` (whose holder was checked); (instance, target id)."""
     instance = _instance(task)
     _require_running(instance)
     workflow = load_workflow_of(instance)
@@ -468,7 +474,7 @@ def return_task(task: HumanTask, user: User, to: str = "previous", comment=None,
         comment, files, to=target.task_spec.bpmn_id, bpmn_id=task.bpmn_id))
     notifications.returned(instance, task, user, comment, target.task_spec.bpmn_id)
     mark_jump(instance, task)
-    return instance
+    return instance, target.task_spec.bpmn_id
 
 
 def mark_jump(instance: ProcessInstance, returned_by: HumanTask, workflow=None) -> None:

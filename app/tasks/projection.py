@@ -1,6 +1,7 @@
 """Project the engine's READY human tasks into ``human_task`` rows after every step."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
@@ -9,7 +10,12 @@ from app.core.models import User, utcnow
 from app.core.roles import is_regional
 from app.engine import runtime
 from app.engine.models import ProcessInstance
-from app.engine.validation import assignment_of, candidate_roles, is_initiator_task
+from app.engine.validation import (
+    assignment_of,
+    candidate_roles,
+    is_initiator_task,
+    timeout_settings,
+)
 from app.extensions import db
 from app.tasks.models import HumanTask, TaskCandidate
 
@@ -45,6 +51,59 @@ def _due(info: dict):
     return None
 
 
+def _date_value(value) -> datetime | None:
+    """A form value as a naive UTC deadline; a bare date means the end of that day."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value) if len(value.strip()) == 10 else \
+                datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day) + timedelta(days=1)
+    return None
+
+
+def deadlines(task, info: dict) -> tuple[datetime | None, datetime | None]:
+    """(due_at, warn_at) of a READY user task from its node's timeout settings (超时处理)."""
+    cfg = timeout_settings(task.task_spec)
+    if not cfg:
+        return _due(info), None
+    due = _date_value(task.data.get(cfg["dueDateField"])) if "dueDateField" in cfg else None
+    try:
+        if due is None and "dueIn" in cfg:
+            due = utcnow() + runtime.iso_duration(cfg["dueIn"])
+        due = due or _due(info)
+        warn = due - runtime.iso_duration(cfg["warnBefore"]) if due and "warnBefore" in cfg \
+            else None
+    except ValueError:  # checked at deploy; a bad value never breaks the projection
+        return due or _due(info), None
+    return due, warn
+
+
+AMOUNT_FIELDS = ("amount", "net_total", "credit_limit", "budget_total", "total")
+
+
+def _amount_and_dealer(data: dict, props: dict) -> tuple[Decimal | None, int | None]:
+    """What the inbox filters on: the amount (``amountField`` or a usual name) and dealer."""
+    amount = None
+    for name in ([props["amountField"]] if props.get("amountField") else AMOUNT_FIELDS):
+        value = data.get(name)
+        if value not in (None, "") and not isinstance(value, bool):
+            try:
+                amount = Decimal(str(value)).quantize(Decimal("0.01"))
+            except ArithmeticError:
+                continue
+            if amount.is_finite() and abs(amount) < Decimal("1e13"):
+                break
+            amount = None
+    dealer = data.get("dealer_id")
+    dealer = int(dealer) if isinstance(dealer, int | str) and str(dealer).isdigit() else None
+    return amount, dealer
+
+
 _TASKS = HumanTask.__table__
 _INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 _INSERT_CANDIDATE = insert(TaskCandidate.__table__)
@@ -62,13 +121,17 @@ def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:
     info = assignment_of(spec)
     roles = candidate_roles(spec)
     users = [u.strip() for u in (info.get("candidateUsers") or "").split(",") if u.strip()]
+    due_at, warn_at = deadlines(task, info)
+    amount, dealer_id = _amount_and_dealer(task.data, (getattr(spec, "extensions", None) or {})
+                                           .get("properties") or {})
     return {"instance_id": instance.id, "process_key": instance.process_key,
             "title": instance.title, "engine_task_id": str(task.id), "bpmn_id": spec.bpmn_id,
             "name": spec.bpmn_name or spec.bpmn_id, "form_key": info.get("formKey"),
             "lane": spec.lane, "candidate_roles": ",".join(roles),
             "candidate_users": ",".join(users), "scope_region": _scope(task, roles, info),
             "assignee_id": _assignee_id(instance, task, info), "status": "open",
-            "due_at": _due(info), "priority": int(info.get("priority") or 50),
+            "due_at": due_at, "warn_at": warn_at, "amount": amount, "dealer_id": dealer_id,
+            "priority": int(info.get("priority") or 50),
             "pass_no": pass_no, "created_at": utcnow(),
             "_candidates": [("role", r) for r in roles] + [("user", u) for u in users]}
 

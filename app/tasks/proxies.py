@@ -3,7 +3,10 @@ the processes it covers. Tasks assigned to the user while it runs go to the prox
 marked as proxied (``human_task.proxied_for_id``); it expires by itself at ``ends_at``.
 Pending tasks can be moved along when the proxy is set and recalled when it is revoked.
 
-Group tasks (offered to a role) are not moved: anyone else holding the role can take them.
+Group tasks (offered to a role or to named users) stay where they are, but while the proxy
+runs the proxy sees and may claim the ones the away user could claim (in the group inbox,
+marked as proxied); a group task claimed that way carries ``proxied_for_id`` like a moved one
+and is recalled with the proxy.
 """
 
 from datetime import datetime
@@ -32,6 +35,29 @@ def active_for(user_ids, when: datetime | None = None) -> list[TaskProxy]:
     return db.session.scalars(select(TaskProxy).where(
         TaskProxy.user_id.in_(ids), TaskProxy.revoked_at.is_(None),
         TaskProxy.starts_at <= when, TaskProxy.ends_at > when).order_by(TaskProxy.id)).all()
+
+
+def away_principals(user: User, when: datetime | None = None) -> list[tuple[User, TaskProxy]]:
+    """The people ``user`` currently stands in for, each with the proxy that says so."""
+    when = when or utcnow()
+    rows = db.session.execute(select(User, TaskProxy).join(TaskProxy, TaskProxy.user_id == User.id)
+                              .where(TaskProxy.proxy_id == user.id, TaskProxy.ends_at > when,
+                                     TaskProxy.revoked_at.is_(None),
+                                     TaskProxy.starts_at <= when, User.active.is_(True))
+                              .order_by(TaskProxy.id)).all()
+    return [(away, proxy) for away, proxy in rows]
+
+
+def principal_for(task: HumanTask, user: User) -> User | None:
+    """Someone away whose group task ``task`` is, and for whom ``user`` is the proxy."""
+    from app.tasks.services import is_direct_candidate
+
+    if task.status != "open" or task.assignee_id is not None:
+        return None
+    for away, proxy in away_principals(user):
+        if _covers(proxy, task.process_key) and is_direct_candidate(task, away):
+            return away
+    return None
 
 
 def redirect_rows(rows: list[dict]) -> None:

@@ -4,6 +4,7 @@ import orjson
 from marshmallow import Schema, fields, validate
 
 from app.core.models import utcnow
+from app.tasks.inbox import InboxFilterSchema
 
 
 class TaskSchema(Schema):
@@ -22,6 +23,8 @@ class TaskSchema(Schema):
     outcome = fields.String(allow_none=True)
     comment = fields.String(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
+    warn_at = fields.DateTime(allow_none=True)
+    overdue = fields.Method("_overdue")
     created_at = fields.DateTime()
     claimed_at = fields.DateTime(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
@@ -35,6 +38,9 @@ class TaskSchema(Schema):
     sign_mode = fields.String(allow_none=True)
     transferred_to_id = fields.Integer(allow_none=True)
     proxied_for_id = fields.Integer(allow_none=True)
+    on_behalf_of_id = fields.Integer(allow_none=True)  # a group task seen as someone's proxy
+    amount = fields.Decimal(allow_none=True, as_string=True)
+    dealer_id = fields.Integer(allow_none=True)
     attachments = fields.Method("_attachments")
     # scope=cc entries only
     cc_id = fields.Integer()
@@ -47,6 +53,11 @@ class TaskSchema(Schema):
     def _candidate_roles(self, obj):
         raw = obj.get("candidate_roles", "") if isinstance(obj, dict) else obj.candidate_roles
         return [r for r in (raw or "").split(",") if r]
+
+    def _overdue(self, obj):
+        get = obj.get if isinstance(obj, dict) else lambda k: getattr(obj, k, None)
+        due = get("due_at")
+        return bool(due and get("status") == "open" and due <= utcnow())
 
     def _attachments(self, obj):
         raw = obj.get("attachments") if isinstance(obj, dict) else obj.attachments
@@ -70,10 +81,40 @@ class InstanceSchema(Schema):
     data = fields.Raw()
 
 
-class TaskListQuery(Schema):
+class TaskListQuery(InboxFilterSchema):
     scope = fields.String(load_default="mine")
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     before_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class CountsQuery(InboxFilterSchema):
+    pass
+
+
+class CountsSchema(Schema):
+    mine = fields.Integer()
+    group = fields.Integer()
+    completed = fields.Integer()
+    cc = fields.Integer()
+    cc_unread = fields.Integer()
+    overdue = fields.Integer()
+
+
+class SavedFilterRequest(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    query = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class SavedFilterPatch(Schema):
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
+    query = fields.String(load_default=None, validate=validate.Length(max=1000))
+
+
+class SavedFilterSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    query = fields.String()
+    created_at = fields.DateTime()
 
 
 class TaskDetailSchema(TaskSchema):

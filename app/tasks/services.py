@@ -68,6 +68,13 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
         return cc_list(user, limit, before_id)
     if scope not in ("mine", "group", "completed"):
         raise ValidationFailed({"scope": ["Must be one of mine, group, completed, cc"]})
+    if scope == "group":
+        from app.tasks.proxies import away_principals
+
+        if away_principals(user):  # also the group tasks of the people one stands in for
+            from app.tasks.inbox import filtered
+
+            return filtered(user, scope, {}, limit, before_id=before_id)[0]
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
@@ -75,12 +82,22 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
     return db.session.scalars(stmt, params).all()
 
 
-def is_candidate(task: HumanTask, user: User) -> bool:
+def is_direct_candidate(task: HumanTask, user: User) -> bool:
+    """The user's own roles, name and region make them a candidate of the task."""
     if task.scope_region and task.scope_region != user.region:
         return False
     roles = set(filter(None, task.candidate_roles.split(",")))
     users = set(filter(None, task.candidate_users.split(",")))
     return bool(roles & set(user.roles)) or user.username in users
+
+
+def is_candidate(task: HumanTask, user: User) -> bool:
+    """A candidate in one's own right, or as the active proxy of someone away who is one."""
+    if is_direct_candidate(task, user):
+        return True
+    from app.tasks.proxies import principal_for
+
+    return principal_for(task, user) is not None
 
 
 def can_view(task: HumanTask, user: User) -> bool:
@@ -109,14 +126,23 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
         raise Conflict(f"Task {task.id} is already {task.status}", code="task_closed")
     if task.assignee_id == user.id:
         return task
-    if not is_candidate(task, user):
-        raise Forbidden("You are not a candidate for this task")
+    away = None
+    if not is_direct_candidate(task, user):
+        from app.tasks.proxies import principal_for
+
+        away = principal_for(task, user)
+        if away is None:
+            raise Forbidden("You are not a candidate for this task")
     done = sql.execute(_CLAIM, {"w_id": task.id, "w_status": "open", "s_assignee_id": user.id,
                                 "s_claimed_at": utcnow()})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
-    _audit(user, "task.claimed", task)
+    if away is not None:  # claimed as a proxy: marked, and recalled with the proxy
+        task.proxied_for_id = away.id
+        _audit(user, "task.claimed", task, proxied_for=away.username)
+    else:
+        _audit(user, "task.claimed", task)
     return task
 
 

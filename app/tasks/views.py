@@ -17,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.core.models import User
+from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
 from app.engine.services import (
     can_start,
@@ -123,6 +123,13 @@ def attachment_ids_filter(value) -> list[int]:
 def user_name(user_id: int | None) -> str:
     user = db.session.get(User, user_id) if user_id else None
     return (user.display_name or user.username) if user else ""
+
+
+@bp.app_template_global("is_overdue")
+def is_overdue(task) -> bool:
+    """An open task past its due time (超时)."""
+    due = getattr(task, "due_at", None)
+    return bool(due and getattr(task, "status", None) == "open" and due <= utcnow())
 
 
 def _conflict_message(exc: Conflict) -> str:
@@ -241,8 +248,12 @@ def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
     form = _form(task.form_key)
     if values is None:
         values = _prefill(task, tasks)
+    from app.tasks.urge import can_urge, next_allowed_at
+
+    urgeable = [(task, next_allowed_at(task))] if can_urge(task, current_user) else []
     return render_template(
         "tasks/task.html", task=task, form=form, values=values, errors=errors or {},
+        urgeable=urgeable, urge_now=utcnow(), urge_back="task",
         return_targets=_return_targets(task, tasks), LABELS=LABELS,
         readonly_fields=form.readonly_for(task.bpmn_id) if form else (),
         done_values=submitted_data(task), **_permissions(task), **ctx), status
@@ -253,14 +264,77 @@ def _render_task(task: HumanTask, values=None, errors=None, status: int = 200):
 @bp.get("/inbox")
 @login_required
 def inbox():
+    from app.core.models import Region
+    from app.tasks import inbox as boxes
+
     scope = request.args.get("scope", "mine")
     if scope not in SCOPES:
         scope = "mine"
-    from app.tasks.cc import unread_count
+    params, errors, status = {}, {}, 200
+    try:
+        params = boxes.parse(request.args)
+    except ValidationFailed as exc:
+        errors, status = exc.errors, 422
+        flash(_("Some filters are not valid and were ignored."), "error")
+    try:
+        counts = boxes.counts(current_user, params)
+    except ValidationFailed as exc:  # e.g. an unknown dealer
+        errors, status, params = exc.errors, 422, {}
+        flash(_("Some filters are not valid and were ignored."), "error")
+        counts = boxes.counts(current_user)
+    page = None
+    if boxes.is_filtered(params) or (scope == "cc" and (params.get("page") or 1) > 1):
+        page = boxes.page_of(current_user, scope, params)
+        tasks = page.rows
+    else:
+        tasks = inbox_query(current_user, scope)
+        page = boxes.Page(tasks, counts["cc" if scope == "cc" else scope], 1, boxes.PAGE_SIZE)
+    regions = {r.code: r.label(str(get_locale() or "zh_CN"))
+               for r in db.session.query(Region).order_by(Region.code)}
+    return render_template("tasks/inbox.html", scope=scope, tasks=tasks, page=page,
+                           batch_labels=_batch_labels(),
+                           counts=counts, params=params, errors=errors,
+                           query=boxes.query_string(params), regions=regions,
+                           saved=boxes.saved_filters(current_user),
+                           process_names=_process_names(), cc_unread=counts["cc_unread"]), status
 
-    tasks = inbox_query(current_user, scope)
-    return render_template("tasks/inbox.html", scope=scope, tasks=tasks,
-                           process_names=_process_names(), cc_unread=unread_count(current_user))
+
+def _batch_labels() -> dict:
+    """What the batch progress script shows, in the UI language."""
+    codes = {code: str(text) for code, text in CONFLICTS.items()}
+    codes["batch_not_allowed"] = _("This step cannot be approved in batch.")
+    codes["validation_failed"] = _("The form of this step needs more than an approval.")
+    return {"progress": _("%(done)s of %(total)s done: %(ok)s approved, %(failed)s not "
+                          "approved."),
+            "finished": _("%(ok)s approved, %(failed)s not approved."),
+            "approved": _("Approved"), "codes": codes}
+
+
+@bp.post("/inbox/filters")
+@login_required
+def save_inbox_filter():
+    from app.tasks.inbox import save_filter
+
+    name, query = request.form.get("name", ""), request.form.get("query", "")
+    try:
+        save_filter(current_user, name, query)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for messages in exc.errors.values():
+            flash("; ".join(map(str, messages)), "error")
+    else:
+        flash(_("Filter “%(name)s” saved.", name=" ".join(name.split())), "success")
+    return redirect(url_for(".inbox") + ("?" + query if query else ""))
+
+
+@bp.post("/inbox/filters/<int:filter_id>/delete")
+@login_required
+def delete_inbox_filter(filter_id: int):
+    from app.tasks.inbox import delete_filter
+
+    delete_filter(current_user, filter_id)
+    flash(_("Filter deleted."), "success")
+    return redirect(url_for(".inbox"))
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -384,7 +458,7 @@ def instance_page(instance_id: int):
 
     urgeable = [(t, next_allowed_at(t)) for t in tasks if can_urge(t, current_user)]
     return render_template("tasks/instance.html", my_task=mine[0] if mine else None,
-                           can_withdraw=can_withdraw, urgeable=urgeable,
+                           can_withdraw=can_withdraw, urgeable=urgeable, urge_now=utcnow(),
                            dealer_code=data.get("dealer_code"),
                            **_instance_context(instance, tasks))
 
@@ -538,14 +612,17 @@ def urge(task_id: int):
         reminded = urging.urge(task, current_user, request.form.get("comment") or None)
     except urging.UrgeTooSoon as exc:
         db.session.rollback()
-        flash(_("This task was urged recently; you can urge again at %(at)s.",
-                at=datetime_filter(exc.allowed_at)), "error")
+        flash(_("Reminder already sent. You can remind them again from %(at)s.",
+                at=datetime_filter(exc.allowed_at)), "warning")
     except Conflict as exc:
         db.session.rollback()
         flash(_conflict_message(exc), "error")
     else:
         flash(_("Reminder sent to %(names)s.",
                 names=", ".join(u.display_name or u.username for u in reminded)), "success")
+    back = request.form.get("back")
+    if back == "task":
+        return redirect(url_for(".task_page", task_id=task.id))
     return redirect(url_for(".instance_page", instance_id=task.instance_id))
 
 

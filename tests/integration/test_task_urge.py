@@ -148,3 +148,26 @@ def test_instance_page_shows_the_urge_button_to_the_initiator_only(api, login):
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "urge-next" in html
     assert [n.body for n in _inbox("finance")] == ["please"]
+
+
+def test_too_early_urge_on_the_page_disables_the_button_and_says_when(api, login):
+    inst, task = _at_check(api)
+    page = login("storeops")
+    page.post(f"/tasks/{task['id']}/urge", data={"comment": "please"})
+    html = page.get(f"/instances/{inst['id']}").get_data(as_text=True)
+    button = html[html.index(f'id="urge-btn-{task["id"]}"'):].split(">")[0]
+    assert "disabled" in button and 'data-testid="urge-wait"' in html
+    r = page.post(f"/tasks/{task['id']}/urge", data={"comment": "again"}, follow_redirects=True)
+    assert r.status_code == 200 and 'class="flash warning"' in r.get_data(as_text=True)
+
+
+def test_admin_urges_from_the_task_page_and_comes_back_to_it(api, login):
+    _inst, task = _at_check(api)
+    page = login("admin")
+    html = page.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert 'id="task-urge"' in html and f'id="urge-btn-{task["id"]}"' in html
+    r = page.post(f"/tasks/{task['id']}/urge", data={"comment": "hurry", "back": "task"})
+    assert r.status_code == 302 and r.location.endswith(f"/tasks/{task['id']}")
+    assert [n.body for n in _inbox("finance")] == ["hurry"]
+    assert 'id="task-urge"' not in login("finance").get(f"/tasks/{task['id']}").get_data(
+        as_text=True)
