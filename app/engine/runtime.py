@@ -221,6 +221,70 @@ def correlation_values(workflow: BpmnWorkflow) -> dict:
     return values
 
 
+def _message_definitions(task_specs, name: str | None = None):
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+    for task_spec in task_specs:
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and (name is None
+                                                               or definition.name == name):
+            yield definition
+
+
+def _key_names(definition) -> set[str]:
+    props = [*definition.correlation_properties,
+             *getattr(definition, "process_correlations", [])]
+    return {key for prop in props for key in prop.correlation_keys}
+
+
+def correlation_digest(values: dict) -> str:
+    """A stable digest of one correlation key's property values ({property: value})."""
+    canonical = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def message_subscriptions(workflow: BpmnWorkflow) -> list[tuple[str, str, dict]]:
+    """(message, correlation key, {property: value}) of every waiting message catch event.
+
+    The values are the ones SpiffWorkflow computed from the task's data (``dataPath`` /
+    ``processVariableCorrelation`` expressions) when the event started waiting.
+    """
+    out = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        for definition in _message_definitions([task.task_spec]):
+            for key in sorted(_key_names(definition)):
+                values = (task.workflow.correlations or {}).get(key)
+                if isinstance(values, dict) and values:
+                    out.append((definition.name, key, dict(values)))
+    return out
+
+
+class CorrelationError(Exception):
+    """A message payload from which a correlation property cannot be computed."""
+
+    def __init__(self, prop: str, reason: str):
+        super().__init__(f"Correlation property '{prop}' cannot be computed from the payload: "
+                         f"{reason}")
+        self.prop = prop
+
+
+def payload_correlations(specs, name: str, payload: dict) -> dict:
+    """{correlation key: {property: value}} of message ``name``, computed from ``payload``
+    with the ``messagePath`` retrieval expressions of the catch events in ``specs``."""
+    task_specs = [t for spec in specs for t in spec.task_specs.values()]
+    env = script_engine().environment
+    out: dict = {}
+    for definition in _message_definitions(task_specs, name):
+        for prop in definition.correlation_properties:
+            try:
+                value = env.evaluate(prop.retrieval_expression, dict(payload))
+            except Exception as exc:  # noqa: BLE001 - a missing field is the sender's mistake
+                raise CorrelationError(prop.name, str(exc)) from None
+            for key in prop.correlation_keys:
+                out.setdefault(key, {})[prop.name] = value
+    return out
+
+
 def send_message(workflow: BpmnWorkflow, name: str, payload: dict, correlations: dict) -> bool:
     """Deliver a message; False when nothing in the workflow waits for it."""
     from SpiffWorkflow.bpmn.util.event import BpmnEvent

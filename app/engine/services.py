@@ -5,15 +5,22 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.core import sql
-from app.core.errors import Conflict, DeployError, Forbidden, NotFound, WorkflowError
+from app.core.errors import (
+    Conflict,
+    DeployError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    WorkflowError,
+)
 from app.core.models import User, utcnow
 from app.engine import runtime
-from app.engine.models import ProcessInstance, ProcessVersion
+from app.engine.models import MessageSubscription, ProcessInstance, ProcessVersion
 from app.engine.parsing import ModelProblems, parse_bundle
 from app.engine.serialization import dump_workflow, load_workflow
 from app.engine.validation import Rules, validate_bundle
@@ -196,6 +203,22 @@ def _write(instance: ProcessInstance) -> None:
         set_committed_value(instance, name, value)
 
 
+def _sync_subscriptions(instance: ProcessInstance, workflow, had_waiting: bool) -> None:
+    """Store the correlation keys the instance's waiting message events listen on."""
+    subs = runtime.message_subscriptions(workflow) if instance.waiting_messages else []
+    if not subs and not had_waiting:
+        return  # nothing stored before, nothing now: no statement at all
+    db.session.execute(delete(MessageSubscription)
+                       .where(MessageSubscription.instance_id == instance.id))
+    if subs:
+        now = utcnow()
+        db.session.execute(insert(MessageSubscription), [
+            {"instance_id": instance.id, "message": name[:255], "correlation_key": key[:255],
+             "value_digest": runtime.correlation_digest(values), "created_at": now,
+             "values": orjson.dumps(values, default=str).decode()}
+            for name, key, values in subs])
+
+
 # Called as hook(instance) in the saving transaction when an instance completes (notifications).
 completion_hooks: list = []
 
@@ -205,8 +228,10 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     from app.jobs.services import sync_jobs
     from app.tasks.projection import sync_human_tasks
 
+    had_waiting = bool(instance.waiting_messages)
     completed = _stamp(instance, workflow)
     _write(instance)
+    _sync_subscriptions(instance, workflow, had_waiting)
     if on_written is not None:
         on_written(instance)
     sync_human_tasks(instance, workflow)
@@ -264,6 +289,43 @@ def _correlates(instance: ProcessInstance, correlation: dict):
     return None
 
 
+def _message_correlations(name: str, payload: dict) -> dict:
+    """The payload's correlation keys for message ``name`` ({key: {property: value}}), from
+    the ``messagePath`` expressions of the versions whose instances wait for it; 422 when
+    the payload lacks what an expression reads."""
+    version_ids = db.session.scalars(
+        select(ProcessInstance.process_version_id).distinct().where(
+            ProcessInstance.status == "running",
+            ProcessInstance.waiting_messages.contains(f",{name},"))).all()
+    out: dict = {}
+    for version_id in sorted(version_ids):
+        proc = compiled_for(version_id)
+        specs = [proc.spec, *(s for s in proc.subprocess_specs.values() if s is not None)]
+        try:
+            out.update(runtime.payload_correlations(specs, name, payload or {}))
+        except runtime.CorrelationError as exc:
+            raise ValidationFailed({"payload": [str(exc)]}) from None
+    return out
+
+
+def _subscribed(name: str, keys: dict) -> list[ProcessInstance]:
+    """Running instances waiting for ``name`` whose stored correlation key matches one of
+    ``keys`` (at most two: one is the answer, two is ambiguous)."""
+    wanted = [(key, runtime.correlation_digest(values)) for key, values in keys.items()]
+    match = None
+    for key, digest in wanted:
+        clause = (MessageSubscription.correlation_key == key) & \
+            (MessageSubscription.value_digest == digest)
+        match = clause if match is None else (match | clause)
+    ids = select(MessageSubscription.instance_id).where(MessageSubscription.message == name,
+                                                        match)
+    return list(db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id.in_(ids),
+                                      ProcessInstance.status == "running",
+                                      ProcessInstance.waiting_messages.contains(f",{name},"))
+        .order_by(ProcessInstance.id).limit(2)))
+
+
 def deliver_message(name: str, payload: dict, actor: User | None, *,
                     business_key: str | None = None, instance_id: int | None = None,
                     correlations: dict | None = None, correlation: dict | None = None) -> int:
@@ -271,8 +333,14 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
 
     The instance is chosen by business key, id, and/or ``correlation``: every key must equal
     the instance's process data of that name (or a BPMN correlation property of that name).
+    Without any of them, a message whose BPMN defines correlation properties is matched on
+    the keys its ``messagePath`` expressions compute from ``payload`` against the keys each
+    waiting instance computed from its data (``dataPath`` / ``processVariableCorrelation``)
+    when it started waiting.
     404 when none waits; 409 when several do and the caller did not say which.
     """
+    computed = _message_correlations(name, payload)
+    explicit = bool(business_key or instance_id or correlation)
     stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
                                          ProcessInstance.waiting_messages.contains(f",{name},"))
     if business_key:
@@ -296,18 +364,22 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
                 waiting.append((candidate, workflow))
                 if len(waiting) > 1:
                     break
+    elif computed and not explicit:
+        waiting = [(i, None) for i in _subscribed(name, computed)]
     else:
         waiting = [(i, None) for i in db.session.scalars(stmt.limit(2))]
     if not waiting:
+        keys = correlation or ({k: v for values in computed.values() for k, v in values.items()}
+                               if not explicit else {})
         raise NotFound(f"No running instance is waiting for message '{name}'"
-                       + (" with these correlation keys" if correlation else ""),
+                       + (f" with correlation keys {keys}" if keys else ""),
                        code="no_waiting_instance")
     if len(waiting) > 1:
         raise Conflict(f"Several instances wait for message '{name}'; give correlation keys, "
                        "business_key or instance_id", code="ambiguous_message")
     instance, workflow = waiting[0]
     workflow = workflow or load_workflow_of(instance)
-    if not runtime.send_message(workflow, name, payload, correlations or {}):
+    if not runtime.send_message(workflow, name, payload, computed or correlations or {}):
         raise NotFound(f"Instance {instance.id} does not accept message '{name}' with these "
                        "correlation keys", code="no_waiting_instance")
     run_engine(instance, workflow)
@@ -315,7 +387,8 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
     save(instance, workflow, actor)
     record(who, "message.delivered", target_type="instance", target_id=instance.id,
            instance_id=instance.id, process_key=instance.process_key,
-           details={"message": name, "payload": payload, "correlation": correlation or {}})
+           details={"message": name, "payload": payload,
+                    "correlation": correlation or ({} if explicit else computed)})
     return instance.id
 
 
