@@ -105,6 +105,16 @@ class Config:
     # Process data seeded at start from settings: {process key: {variable: setting name}}.
     PROCESS_START_SETTINGS = {"dealer_admission": {
         "remind_after": "ADMISSION_REMIND_AFTER", "escalate_after": "ADMISSION_ESCALATE_AFTER"}}
+    # Timer start events whose slots passed while no worker ran: "latest" starts one instance
+    # for the latest missed slot, "catch_up" one per missed slot (at most
+    # TIMER_START_CATCH_UP_LIMIT, the latest ones), "skip" none (only a slot reached within
+    # TIMER_START_ON_TIME_SECONDS starts). A start event's spiffworkflow property
+    # "missedSlots" wins over TIMER_START_POLICIES ({process key: policy}), which wins over
+    # TIMER_START_MISSED_SLOTS.
+    TIMER_START_MISSED_SLOTS = "latest"
+    TIMER_START_POLICIES: dict = {}
+    TIMER_START_CATCH_UP_LIMIT = 24
+    TIMER_START_ON_TIME_SECONDS = 60
     # Company code (BUKRS) of receivables reads that name none.
     ERP_COMPANY_CODE = "1000"
     # "soap" (zeep, ERP_URL) or "rfc" (pyrfc with the SAP NW RFC SDK; without it each ERP call

@@ -328,11 +328,15 @@ def throw_error(workflow: BpmnWorkflow, task, code: str, payload: dict) -> bool:
     return bool(task.workflow.top_workflow.event_manager.catch(event))
 
 
+MISSED_SLOT_POLICIES = ("latest", "catch_up", "skip")
+
+
 @dataclass
 class TimerStart:
     bpmn_id: str
     kind: str  # date | duration | cycle
     value: str  # the evaluated ISO 8601 expression
+    missed_slots: str | None = None  # the start event's "missedSlots" property, if any
 
 
 def timer_start_events(spec) -> list[TimerStart]:
@@ -352,7 +356,9 @@ def timer_start_events(spec) -> list[TimerStart]:
         if kind is None:
             continue
         value = script_engine().environment.evaluate(definition.expression, {})
-        out.append(TimerStart(task_spec.bpmn_id, kind, str(value)))
+        props = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+        out.append(TimerStart(task_spec.bpmn_id, kind, str(value),
+                              props.get("missedSlots") or None))
     return out
 
 
@@ -369,19 +375,8 @@ def _utc(text: str) -> datetime:
     return TimerEventDefinition.get_datetime(text).astimezone(UTC).replace(tzinfo=None)
 
 
-def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime | None:
-    """The latest slot (naive UTC) at or before ``now`` of a timer start event, or None.
-
-    ``anchor`` (the deployment time) starts durations and cycles without a start date:
-    ``PT1H`` fires once an hour after deployment; ``R/PT1H`` every hour from then on;
-    ``R3/2026-01-01T08:00:00+08:00/P1D`` three mornings from that date.
-    """
-    if event.kind == "date":
-        when = _utc(event.value)
-        return when if when <= now else None
-    if event.kind == "duration":
-        when = anchor + _duration(event.value, anchor)
-        return when if when <= now else None
+def _cycle(event: TimerStart, anchor: datetime):
+    """(first slot, period, number of cycles or -1) of a cycle timer."""
     parts = event.value.strip().split("/")
     if len(parts) not in (2, 3) or not parts[0].upper().startswith("R"):
         raise ValueError(f"Not an ISO 8601 repeating interval: {event.value}")
@@ -390,14 +385,38 @@ def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime |
     if period.total_seconds() <= 0:
         raise ValueError(f"Timer cycle period must be positive: {event.value}")
     first = _utc(parts[1]) if len(parts) == 3 else anchor + period
-    if now < first:
-        return None
-    index = int((now - first) / period)
-    if cycles >= 0:
-        if cycles == 0:
-            return None
-        index = min(index, cycles - 1)
-    return first + index * period
+    return first, period, cycles
+
+
+def timer_slots(event: TimerStart, anchor: datetime, after: datetime | None,
+                now: datetime, limit: int | None = None) -> list[datetime]:
+    """The slots (naive UTC, oldest first) of a timer start event in (``after``, ``now``];
+    with ``limit``, only the latest ``limit`` of them.
+
+    ``anchor`` (the deployment time) starts durations and cycles without a start date:
+    ``PT1H`` fires once an hour after deployment; ``R/PT1H`` every hour from then on;
+    ``R3/2026-01-01T08:00:00+08:00/P1D`` three mornings from that date.
+    """
+    if event.kind in ("date", "duration"):
+        when = _utc(event.value) if event.kind == "date" else \
+            anchor + _duration(event.value, anchor)
+        return [when] if when <= now and (after is None or when > after) else []
+    first, period, cycles = _cycle(event, anchor)
+    if now < first or cycles == 0:
+        return []
+    last = int((now - first) / period)
+    if cycles > 0:
+        last = min(last, cycles - 1)
+    start = 0 if after is None or after < first else int((after - first) / period) + 1
+    if limit is not None:
+        start = max(start, last - limit + 1)
+    return [first + i * period for i in range(start, last + 1)]
+
+
+def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime | None:
+    """The latest slot (naive UTC) at or before ``now`` of a timer start event, or None."""
+    found = timer_slots(event, anchor, None, now, limit=1)
+    return found[-1] if found else None
 
 
 def fire_start_timer(workflow: BpmnWorkflow, bpmn_id: str) -> None:

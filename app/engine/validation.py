@@ -14,6 +14,7 @@ from app.engine.parsing import (
     find_line,
     problem,
 )
+from app.engine.runtime import MISSED_SLOT_POLICIES
 from app.engine.sandbox import check_expression, check_script
 from app.engine.specs import PlatformServiceTask
 
@@ -78,6 +79,13 @@ def _check_xml(name: str, tree: etree._ElementTree) -> list[dict]:
                 out.append(problem(name, f"Timer expression does not compile: {msg}",
                                    None, timer.sourceline))
     out.extend(_check_correlations(name, root))
+    for prop in root.iterfind(".//bpmn:startEvent//spiffworkflow:property[@name='missedSlots']",
+                              NS):
+        if prop.get("value") not in MISSED_SLOT_POLICIES:
+            event = next(prop.iterancestors(f"{{{BPMN_NS}}}startEvent"))
+            out.append(problem(name, f"missedSlots must be one of "
+                                     f"{', '.join(MISSED_SLOT_POLICIES)}, not "
+                                     f"'{prop.get('value')}'", event.get("id"), prop.sourceline))
     return out
 
 
