@@ -85,6 +85,9 @@ class Config:
     ERP_SIM_LEAD_TIMES: dict = {}
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
+    # The order credit check uses a dealer's cached ERP credit status (app.erp.credit) while
+    # the ERP is down only when it is younger than this; 0 = never (retry, then an incident).
+    ERP_CREDIT_CACHE_MAX_AGE_SECONDS = 3600
     # Notifications and outbox (app/notify). SMS / WeCom / e-signature gateways: with no URL
     # set, messages stay in the outbox (admin console) and the embedded e-signature service
     # "signs" ESIGN_SIGN_DELAY_SECONDS after sending, then delivers message `esign_signed`.

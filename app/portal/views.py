@@ -8,12 +8,13 @@ Staff with order rights (customer service, finance, directors, admins) get the o
 from datetime import date
 
 from flask import Blueprint, current_app, render_template, request
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app.catalog.services import is_dealer_user
 from app.core.errors import Forbidden
+from app.core.models import utcnow
 from app.orders import services as orders
 from app.promotions.services import live_promotions
 
@@ -83,9 +84,11 @@ def dashboard():
     _dealer_only()
     mine = orders.list_orders(current_user, limit=50)
     shipments = [(o, p) for o in mine for p in o.parts if p.delivery_numbers][:5]
+    credit = orders.credit_for(current_user, current_app.config)
     return render_template(
         "portal/dashboard.html",
-        credit=orders.credit_for(current_user, current_app.config),
+        credit=credit,
+        credit_age=format_timedelta(utcnow() - credit["as_of"]) if credit["as_of"] else "",
         open_orders=[o for o in mine if o.status not in CLOSED][:10],
         shipments=shipments,
         todos=[o for o in mine if o.status in ATTENTION],
