@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.core.models import User
 from app.engine.services import completion_hooks
 from app.extensions import db
+from app.jobs.services import call_completion_hooks
 from app.notify import services
 from connectors.registry import CallContext, registry
 
@@ -97,6 +98,24 @@ def esign_send_contract(params: dict, ctx: CallContext) -> dict:
                                  instance_id=ctx.instance_id, actor="worker")
     return {"outbox_id": msg.id, "contract_id": params["contract_id"]}
 
+
+class DeliverParams(Schema):
+    message_id = fields.Integer(required=True)
+
+
+@registry.register("notify.deliver", schema=DeliverParams,
+                   description="Send one outbox message through its gateway (SMS, WeCom, "
+                               "e-signature); with none configured the outbox keeps it")
+def notify_deliver(params: dict, ctx: CallContext) -> dict:
+    msg = db.session.get(services.OutboxMessage, params["message_id"])
+    if msg is None:
+        raise LookupError(f"Outbox message {params['message_id']} does not exist")
+    if msg.status == "sent":  # delivered already (a retried job): never send twice
+        return {"external_id": msg.external_id}
+    return {"external_id": services.send(msg)}
+
+
+call_completion_hooks["notify.deliver"] = services.delivered
 
 if services.notify_outcome not in completion_hooks:
     completion_hooks.append(services.notify_outcome)
