@@ -155,3 +155,54 @@ def test_a_correlation_expression_that_does_not_compile_is_a_located_deploy_erro
         content_type="multipart/form-data")
     assert r.status_code == 422
     assert any("dataPath does not compile" in p["message"] for p in r.json["problems"]), r.json
+
+
+SPIFF_STYLE = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+<bpmn:collaboration id="collab">
+  <bpmn:participant id="p" processRef="pay_wait"/>
+  <bpmn:correlationKey id="ck" name="payment"><bpmn:correlationPropertyRef>order_no</bpmn:correlationPropertyRef>
+  </bpmn:correlationKey>
+</bpmn:collaboration>
+<bpmn:correlationProperty id="order_no" name="Order number">
+  <bpmn:correlationPropertyRetrievalExpression messageRef="m_paid">
+    <bpmn:formalExpression>order_number</bpmn:formalExpression>
+  </bpmn:correlationPropertyRetrievalExpression>
+</bpmn:correlationProperty>
+<bpmn:message id="m_paid" name="payment_received"/>
+<bpmn:process id="pay_wait" isExecutable="true">
+  <bpmn:laneSet id="ls"><bpmn:lane id="l" name="Initiator"><bpmn:flowNodeRef>fill</bpmn:flowNodeRef>
+  </bpmn:lane></bpmn:laneSet>
+  <bpmn:startEvent id="s"/>
+  <bpmn:userTask id="fill" name="填写 Fill in"/>
+  <bpmn:intermediateCatchEvent id="wait_payment">
+    <bpmn:messageEventDefinition messageRef="m_paid"><bpmn:extensionElements>
+      <spiffworkflow:processVariableCorrelation>
+        <spiffworkflow:propertyId>order_no</spiffworkflow:propertyId>
+        <spiffworkflow:expression>order['no']</spiffworkflow:expression>
+      </spiffworkflow:processVariableCorrelation>
+    </bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>
+  <bpmn:endEvent id="e"/>
+  <bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="fill"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="fill" targetRef="wait_payment"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="wait_payment" targetRef="e"/>
+</bpmn:process></bpmn:definitions>""".encode()
+
+
+def test_spiffworkflow_process_variable_correlations_work_the_same_way(api):
+    deploy_files({"pay_wait.bpmn": SPIFF_STYLE}, "test")
+    db.session.commit()
+    admin = api("admin")
+    ids = []
+    for no in ("SO1", "SO2"):
+        r = admin.post("/api/v1/processes/pay_wait/instances", json={"data": {"order": {"no": no}}})
+        assert r.status_code == 201, r.json
+        ids.append(r.json["id"])
+    r = admin.post("/api/v1/messages/payment_received",
+                   json={"payload": {"order_number": "SO2", "amount": 10}})
+    assert r.status_code == 200 and r.json["instance_id"] == ids[1]
+    assert admin.get(f"/api/v1/instances/{ids[1]}").json["status"] == "completed"
+    assert admin.get(f"/api/v1/instances/{ids[0]}").json["status"] == "running"
+    assert admin.post("/api/v1/messages/payment_received",
+                      json={"payload": {"order_number": "SO3"}}).status_code == 404
