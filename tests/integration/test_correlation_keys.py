@@ -162,7 +162,8 @@ SPIFF_STYLE = """<?xml version="1.0" encoding="UTF-8"?>
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
 <bpmn:collaboration id="collab">
   <bpmn:participant id="p" processRef="pay_wait"/>
-  <bpmn:correlationKey id="ck" name="payment"><bpmn:correlationPropertyRef>order_no</bpmn:correlationPropertyRef>
+  <bpmn:correlationKey id="ck" name="payment">
+    <bpmn:correlationPropertyRef>order_no</bpmn:correlationPropertyRef>
   </bpmn:correlationKey>
 </bpmn:collaboration>
 <bpmn:correlationProperty id="order_no" name="Order number">

@@ -14,9 +14,9 @@ from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
 from app.engine.services import deploy_files
 from app.extensions import db
+from app.jobs.models import Job
 from app.jobs.services import run_due_jobs
 from app.notify.models import OutboxMessage
-from app.jobs.models import Job
 from app.notify.services import queue_message, sign_embedded_contracts
 from app.tasks.services import start_instance
 
