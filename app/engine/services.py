@@ -289,22 +289,29 @@ def _correlates(instance: ProcessInstance, correlation: dict):
     return None
 
 
+def _version_correlations(version_id: int, name: str, payload: dict) -> dict:
+    """{key: {property: value}} of message ``name`` computed from ``payload`` with the
+    ``messagePath`` expressions of one deployed version (raises ``CorrelationError``)."""
+    proc = compiled_for(version_id)
+    specs = [proc.spec, *(s for s in proc.subprocess_specs.values() if s is not None)]
+    return runtime.payload_correlations(specs, name, payload or {})
+
+
 def _message_correlations(name: str, payload: dict) -> dict:
-    """The payload's correlation keys for message ``name`` ({key: {property: value}}), from
-    the ``messagePath`` expressions of the versions whose instances wait for it; 422 when
-    the payload lacks what an expression reads."""
+    """The payload's correlation keys for message ``name``, from every version whose running
+    instances wait for it; 422 when the payload lacks what every keyed version reads."""
     version_ids = db.session.scalars(
         select(ProcessInstance.process_version_id).distinct().where(
             ProcessInstance.status == "running",
             ProcessInstance.waiting_messages.contains(f",{name},"))).all()
-    out: dict = {}
+    out, errors = {}, []
     for version_id in sorted(version_ids):
-        proc = compiled_for(version_id)
-        specs = [proc.spec, *(s for s in proc.subprocess_specs.values() if s is not None)]
         try:
-            out.update(runtime.payload_correlations(specs, name, payload or {}))
+            out.update(_version_correlations(version_id, name, payload))
         except runtime.CorrelationError as exc:
-            raise ValidationFailed({"payload": [str(exc)]}) from None
+            errors.append(str(exc))
+    if not out and errors:
+        raise ValidationFailed({"payload": sorted(set(errors))})
     return out
 
 
@@ -339,8 +346,8 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
     when it started waiting.
     404 when none waits; 409 when several do and the caller did not say which.
     """
-    computed = _message_correlations(name, payload)
     explicit = bool(business_key or instance_id or correlation)
+    computed = {} if explicit else _message_correlations(name, payload)
     stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
                                          ProcessInstance.waiting_messages.contains(f",{name},"))
     if business_key:
@@ -378,6 +385,11 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
         raise Conflict(f"Several instances wait for message '{name}'; give correlation keys, "
                        "business_key or instance_id", code="ambiguous_message")
     instance, workflow = waiting[0]
+    if explicit:  # the chosen instance's own correlation properties must be in the payload
+        try:
+            computed = _version_correlations(instance.process_version_id, name, payload)
+        except runtime.CorrelationError as exc:
+            raise ValidationFailed({"payload": [str(exc)]}) from None
     workflow = workflow or load_workflow_of(instance)
     if not runtime.send_message(workflow, name, payload, computed or correlations or {}):
         raise NotFound(f"Instance {instance.id} does not accept message '{name}' with these "

@@ -207,3 +207,24 @@ def test_spiffworkflow_process_variable_correlations_work_the_same_way(api):
     assert admin.get(f"/api/v1/instances/{ids[0]}").json["status"] == "running"
     assert admin.post("/api/v1/messages/payment_received",
                       json={"payload": {"order_number": "SO3"}}).status_code == 404
+
+
+def test_an_unkeyed_process_waiting_for_the_same_message_is_still_reached(api):
+    from test_message_correlation import CORR
+
+    _deploy()
+    deploy_files({"corr_wait.bpmn": CORR}, "test")
+    db.session.commit()
+    admin = api("admin")
+    keyed = _start(admin, seq=3, dealer="D3")
+    r = admin.post("/api/v1/processes/corr_wait/instances", json={"data": {"contract_id": "U-1"}})
+    plain = r.json["id"]
+    # Explicit correlation on the unkeyed instance's data: its own model reads no payload key.
+    r = admin.post("/api/v1/messages/contract_signed",
+                   json={"payload": {"signer": "p"}, "correlation": {"contract_id": "U-1"}})
+    assert r.status_code == 200 and r.json["instance_id"] == plain
+    # A payload with the key finds the keyed one.
+    r = admin.post("/api/v1/messages/contract_signed",
+                   json={"payload": {"contract": {"number": "C-3"}, "dealer": "D3",
+                                     "signer": "k"}})
+    assert r.status_code == 200 and r.json["instance_id"] == keyed
