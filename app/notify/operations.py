@@ -112,6 +112,8 @@ def notify_deliver(params: dict, ctx: CallContext) -> dict:
         raise LookupError(f"Outbox message {params['message_id']} does not exist")
     if msg.status == "sent":  # delivered already (a retried job): never send twice
         return {"external_id": msg.external_id}
+    db.session.expunge(msg)
+    db.session.rollback()  # no transaction (nor SQLite lock) held across the gateway call
     return {"external_id": services.send(msg)}
 
 
