@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.core import web
 from app.core.models import utcnow
 from app.dealers.models import Dealer
 from app.erp.models import DealerCreditCache
@@ -91,12 +92,19 @@ def fresh_figures(customer_number: str, now: datetime | None = None) -> dict | N
     limit = max_age()
     if limit <= timedelta(0):
         return None
-    row = db.session.scalar(
-        select(DealerCreditCache).join(Dealer, Dealer.id == DealerCreditCache.dealer_id)
-        .where(Dealer.erp_customer_no == customer_number))
-    if row is None or (now or utcnow()) - row.fetched_at > limit:
+    # Read-only (in a worker's pool thread): a plain BEGIN, never SQLite's write lock.
+    token = web.write_intent.set(False)
+    try:
+        row = db.session.scalar(
+            select(DealerCreditCache).join(Dealer, Dealer.id == DealerCreditCache.dealer_id)
+            .where(Dealer.erp_customer_no == customer_number))
+        status = as_status(row) if row is not None else None
+        db.session.rollback()
+    finally:
+        web.write_intent.reset(token)
+    if status is None or (now or utcnow()) - datetime.fromisoformat(status["fetched_at"]) > limit:
         return None
-    return as_status(row)
+    return status
 
 
 def dealer_id_for(customer_number: str) -> int | None:

@@ -101,20 +101,19 @@ def esign_send_contract(params: dict, ctx: CallContext) -> dict:
 
 class DeliverParams(Schema):
     message_id = fields.Integer(required=True)
+    channel = fields.String(required=True)
+    recipient = fields.String(required=True)
+    payload = fields.Dict(load_default=dict)
 
 
 @registry.register("notify.deliver", schema=DeliverParams,
                    description="Send one outbox message through its gateway (SMS, WeCom, "
                                "e-signature); with none configured the outbox keeps it")
 def notify_deliver(params: dict, ctx: CallContext) -> dict:
-    msg = db.session.get(services.OutboxMessage, params["message_id"])
-    if msg is None:
-        raise LookupError(f"Outbox message {params['message_id']} does not exist")
-    if msg.status == "sent":  # delivered already (a retried job): never send twice
-        return {"external_id": msg.external_id}
-    db.session.expunge(msg)
-    db.session.rollback()  # no transaction (nor SQLite lock) held across the gateway call
-    return {"external_id": services.send(msg)}
+    """Runs in a worker's pool thread: the job carries the message, so no database is read
+    here; the gateway dedupes on the message's ``Idempotency-Key`` when a send is retried."""
+    return {"external_id": services.send(params["message_id"], params["channel"],
+                                         params["recipient"], params["payload"])}
 
 
 call_completion_hooks["notify.deliver"] = services.delivered

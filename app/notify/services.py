@@ -175,7 +175,8 @@ def queue_message(channel: str, recipient: str, payload: dict, instance_id: int 
                         instance_id=instance_id)
     db.session.add(msg)
     db.session.flush()
-    msg.job = enqueue("notify.deliver", {"message_id": msg.id},
+    msg.job = enqueue("notify.deliver", {"message_id": msg.id, "channel": channel,
+                                         "recipient": msg.recipient, "payload": payload},
                       idempotency_key=f"outbox:{msg.id}", instance_id=instance_id)
     record(actor, "outbox.queued", target_type="outbox_message", target_id=msg.id,
            instance_id=instance_id, details={"channel": channel, "recipient": recipient,
@@ -217,18 +218,17 @@ def _gateway(channel: str) -> gateways.Gateway | None:
                             float(cfg.get("NOTIFY_TIMEOUT_SECONDS", 5)))
 
 
-def send(msg: OutboxMessage) -> str:
+def send(message_id: int, channel: str, recipient: str, payload: dict) -> str:
     """Hand a message to its gateway (the external id); with none configured, the outbox is
     the destination. Raises ``ConnectorError`` when the gateway fails (the job retries)."""
-    payload = orjson.loads(msg.payload)
-    gateway = _gateway(msg.channel)
-    key = f"outbox-{msg.id}"
+    gateway = _gateway(channel)
+    key = f"outbox-{message_id}"
     if gateway is None:
         return f"local-{uuid4().hex[:12]}"
-    if msg.channel == "sms":
-        return gateways.send_sms(gateway, msg.recipient, payload.get("text", ""), key)
-    if msg.channel == "wecom":
-        return gateways.send_wecom(gateway, msg.recipient, payload.get("text", ""), key)
+    if channel == "sms":
+        return gateways.send_sms(gateway, recipient, payload.get("text", ""), key)
+    if channel == "wecom":
+        return gateways.send_wecom(gateway, recipient, payload.get("text", ""), key)
     return gateways.send_contract(gateway, payload, key)
 
 
