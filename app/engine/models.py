@@ -77,9 +77,12 @@ class MessageSubscription(Model):
 
     __tablename__ = "message_subscription"
     __table_args__ = (Index("ix_message_subscription_match", "message", "correlation_key",
-                            "value_digest"),)
+                            "value_digest"),
+                      Index("ix_message_subscription_version", "message", "process_version_id"))
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
                                              index=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"),
+                                                    nullable=False)
     message: Mapped[str] = mapped_column(String(255), nullable=False)
     correlation_key: Mapped[str] = mapped_column(String(255), nullable=False)
     value_digest: Mapped[str] = mapped_column(String(64), nullable=False)

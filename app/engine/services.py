@@ -5,7 +5,7 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
@@ -203,17 +203,24 @@ def _write(instance: ProcessInstance) -> None:
         set_committed_value(instance, name, value)
 
 
+_SUBS = MessageSubscription.__table__
+_DROP_SUBSCRIPTIONS = delete(_SUBS).where(_SUBS.c.instance_id == bindparam("instance_id"))
+_ADD_SUBSCRIPTION = insert(_SUBS)
+_SUBSCRIBED_VERSIONS = (select(_SUBS.c.process_version_id).distinct()
+                        .where(_SUBS.c.message == bindparam("message")))
+
+
 def _sync_subscriptions(instance: ProcessInstance, workflow, had_waiting: bool) -> None:
     """Store the correlation keys the instance's waiting message events listen on."""
     subs = runtime.message_subscriptions(workflow) if instance.waiting_messages else []
     if not subs and not had_waiting:
         return  # nothing stored before, nothing now: no statement at all
-    db.session.execute(delete(MessageSubscription)
-                       .where(MessageSubscription.instance_id == instance.id))
+    sql.execute(_DROP_SUBSCRIPTIONS, {"instance_id": instance.id})
     if subs:
         now = utcnow()
-        db.session.execute(insert(MessageSubscription), [
-            {"instance_id": instance.id, "message": name[:255], "correlation_key": key[:255],
+        sql.execute(_ADD_SUBSCRIPTION, [
+            {"instance_id": instance.id, "process_version_id": instance.process_version_id,
+             "message": name[:255], "correlation_key": key[:255],
              "value_digest": runtime.correlation_digest(values), "created_at": now,
              "values": orjson.dumps(values, default=str).decode()}
             for name, key, values in subs])
@@ -298,12 +305,10 @@ def _version_correlations(version_id: int, name: str, payload: dict) -> dict:
 
 
 def _message_correlations(name: str, payload: dict) -> dict:
-    """The payload's correlation keys for message ``name``, from every version whose running
-    instances wait for it; 422 when the payload lacks what every keyed version reads."""
-    version_ids = db.session.scalars(
-        select(ProcessInstance.process_version_id).distinct().where(
-            ProcessInstance.status == "running",
-            ProcessInstance.waiting_messages.contains(f",{name},"))).all()
+    """The payload's correlation keys for message ``name``, from every version whose waiting
+    instances stored keys for it (an index-only read); 422 when the payload lacks what every
+    keyed version reads."""
+    version_ids = sql.execute(_SUBSCRIBED_VERSIONS, {"message": name}).scalars().all()
     out, errors = {}, []
     for version_id in sorted(version_ids):
         try:
