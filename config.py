@@ -90,6 +90,9 @@ class Config:
     ERP_SIM_LEAD_TIMES: dict = {}
     # Credit control area (KKBER) used when a credit read names none.
     ERP_CREDIT_CONTROL_AREA = "1000"
+    # The order credit check uses a dealer's cached ERP credit status (app.erp.credit) while
+    # the ERP is down only when it is younger than this; 0 = never (retry, then an incident).
+    ERP_CREDIT_CACHE_MAX_AGE_SECONDS = 3600
     # Notifications and outbox (app/notify). SMS / WeCom / e-signature gateways: with no URL
     # set, messages stay in the outbox (admin console) and the embedded e-signature service
     # "signs" ESIGN_SIGN_DELAY_SECONDS after sending, then delivers message `esign_signed`.
@@ -124,6 +127,16 @@ class Config:
     BANK_TIMEOUT_SECONDS = 5
     BANK_SIM_PAY_DELAY_SECONDS = 10
     BANK_CALLBACK_URL = None
+    # Timer start events whose slots passed while no worker ran: "latest" starts one instance
+    # for the latest missed slot, "catch_up" one per missed slot (at most
+    # TIMER_START_CATCH_UP_LIMIT, the latest ones), "skip" none (only a slot reached within
+    # TIMER_START_ON_TIME_SECONDS starts). A start event's spiffworkflow property
+    # "missedSlots" wins over TIMER_START_POLICIES ({process key: policy}), which wins over
+    # TIMER_START_MISSED_SLOTS.
+    TIMER_START_MISSED_SLOTS = "latest"
+    TIMER_START_POLICIES: dict = {}
+    TIMER_START_CATCH_UP_LIMIT = 24
+    TIMER_START_ON_TIME_SECONDS = 60
     # Company code (BUKRS) of receivables reads that name none.
     ERP_COMPANY_CODE = "1000"
     # "soap" (zeep, ERP_URL) or "rfc" (pyrfc with the SAP NW RFC SDK; without it each ERP call

@@ -25,7 +25,7 @@ BENCHES = [
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
     ("promotions", "bench_promotions.py", "Promotion engine: 200 lines x 50 promotions"),
     ("catalog", "bench_catalog.py", "Catalogue page with 5,000 products"),
-    ("messages", "bench_messages.py", "Message delivery: correlation keys vs business key"),
+    ("messages", "bench_messages.py", "Message delivery: correlation keys, business key, BPMN key"),
     ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
     ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
     ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),

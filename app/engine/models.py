@@ -65,3 +65,25 @@ class TimerStartSlot(Model):
     process_key: Mapped[str] = mapped_column(String(100), nullable=False)
     slot: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+
+
+class MessageSubscription(Model):
+    """A correlation key a waiting message catch event of a running instance listens on.
+
+    Written when the instance is saved: the key's property values (computed from the
+    instance's data when the event started waiting) and their digest, which a message's payload
+    is matched on (``POST /api/v1/messages/{name}`` without explicit correlation).
+    """
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (Index("ix_message_subscription_match", "message", "correlation_key",
+                            "value_digest"),
+                      Index("ix_message_subscription_version", "message", "process_version_id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
+                                             index=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_version.id"),
+                                                    nullable=False)
+    message: Mapped[str] = mapped_column(String(255), nullable=False)
+    correlation_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    value_digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    values: Mapped[str] = mapped_column(Text, default="{}", nullable=False)  # JSON

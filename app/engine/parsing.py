@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import CorrelationProperty
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
@@ -97,8 +98,54 @@ def _with_assignment(parser_cls):
     return type(f"Platform{parser_cls.__name__}", (AssignmentMixin, parser_cls), {})
 
 
+class SubscriptionMixin:
+    """Read BPMN ``correlationSubscription`` bindings as SpiffWorkflow process correlations.
+
+    A process subscribes to a ``correlationKey`` of the collaboration; each
+    ``correlationPropertyBinding`` gives a ``dataPath`` expression evaluated against the
+    waiting task's data when a message catch event starts waiting (SpiffWorkflow stores the
+    result in ``workflow.correlations``). The message's own ``messagePath`` retrieval
+    expressions compute the same properties from an incoming payload. SpiffWorkflow itself
+    only reads its ``spiffworkflow:processVariableCorrelation`` extension for the waiting side.
+    """
+
+    def parse_process_correlations(self, node):
+        found = super().parse_process_correlations(node)
+        message_ref = node.get("messageRef")
+        if not message_ref:
+            return found
+        used = {p.name for p in self.get_message_correlations(message_ref)}
+        have = {p.name for p in found}
+        process = next(node.iterancestors(full_tag("process")), None)
+        if process is None:
+            return found
+        ns = {"bpmn": BPMN_NS}
+        for sub in process.iterfind("bpmn:correlationSubscription", ns):
+            key_ref = sub.get("correlationKeyRef")
+            keys = self.doc_xpath(f".//bpmn:correlationKey[@id='{key_ref}']") if key_ref else []
+            key_name = keys[0].get("name") if keys else "MainCorrelationKey"
+            for binding in sub.iterfind("bpmn:correlationPropertyBinding", ns):
+                prop = binding.get("correlationPropertyRef")
+                path = binding.find("bpmn:dataPath", ns)
+                if prop not in used or prop in have or path is None or not (path.text or "").strip():
+                    continue
+                found.append(CorrelationProperty(prop, path.text.strip(), [key_name]))
+                have.add(prop)
+        return found
+
+
+def _event_parsers() -> dict:
+    out = {}
+    for tag, (parser_cls, spec_cls) in SpiffBpmnParser.OVERRIDE_PARSER_CLASSES.items():
+        if hasattr(parser_cls, "parse_process_correlations"):
+            out[tag] = (type(f"Platform{parser_cls.__name__}", (SubscriptionMixin, parser_cls), {}),
+                        spec_cls)
+    return out
+
+
 class PlatformParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = dict(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES)
+    OVERRIDE_PARSER_CLASSES.update(_event_parsers())
     OVERRIDE_PARSER_CLASSES.update({
         full_tag("userTask"): (_with_assignment(UserTaskParser),
                                SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[full_tag("userTask")][1]),

@@ -221,6 +221,70 @@ def correlation_values(workflow: BpmnWorkflow) -> dict:
     return values
 
 
+def _message_definitions(task_specs, name: str | None = None):
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+    for task_spec in task_specs:
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and (name is None
+                                                               or definition.name == name):
+            yield definition
+
+
+def _key_names(definition) -> set[str]:
+    props = [*definition.correlation_properties,
+             *getattr(definition, "process_correlations", [])]
+    return {key for prop in props for key in prop.correlation_keys}
+
+
+def correlation_digest(values: dict) -> str:
+    """A stable digest of one correlation key's property values ({property: value})."""
+    canonical = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def message_subscriptions(workflow: BpmnWorkflow) -> list[tuple[str, str, dict]]:
+    """(message, correlation key, {property: value}) of every waiting message catch event.
+
+    The values are the ones SpiffWorkflow computed from the task's data (``dataPath`` /
+    ``processVariableCorrelation`` expressions) when the event started waiting.
+    """
+    out = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        for definition in _message_definitions([task.task_spec]):
+            for key in sorted(_key_names(definition)):
+                values = (task.workflow.correlations or {}).get(key)
+                if isinstance(values, dict) and values:
+                    out.append((definition.name, key, dict(values)))
+    return out
+
+
+class CorrelationError(Exception):
+    """A message payload from which a correlation property cannot be computed."""
+
+    def __init__(self, prop: str, reason: str):
+        super().__init__(f"Correlation property '{prop}' cannot be computed from the payload: "
+                         f"{reason}")
+        self.prop = prop
+
+
+def payload_correlations(specs, name: str, payload: dict) -> dict:
+    """{correlation key: {property: value}} of message ``name``, computed from ``payload``
+    with the ``messagePath`` retrieval expressions of the catch events in ``specs``."""
+    task_specs = [t for spec in specs for t in spec.task_specs.values()]
+    env = script_engine().environment
+    out: dict = {}
+    for definition in _message_definitions(task_specs, name):
+        for prop in definition.correlation_properties:
+            try:
+                value = env.evaluate(prop.retrieval_expression, dict(payload))
+            except Exception as exc:  # noqa: BLE001 - a missing field is the sender's mistake
+                raise CorrelationError(prop.name, str(exc)) from None
+            for key in prop.correlation_keys:
+                out.setdefault(key, {})[prop.name] = value
+    return out
+
+
 def send_message(workflow: BpmnWorkflow, name: str, payload: dict, correlations: dict) -> bool:
     """Deliver a message; False when nothing in the workflow waits for it."""
     from SpiffWorkflow.bpmn.util.event import BpmnEvent
@@ -264,11 +328,15 @@ def throw_error(workflow: BpmnWorkflow, task, code: str, payload: dict) -> bool:
     return bool(task.workflow.top_workflow.event_manager.catch(event))
 
 
+MISSED_SLOT_POLICIES = ("latest", "catch_up", "skip")
+
+
 @dataclass
 class TimerStart:
     bpmn_id: str
     kind: str  # date | duration | cycle
     value: str  # the evaluated ISO 8601 expression
+    missed_slots: str | None = None  # the start event's "missedSlots" property, if any
 
 
 def timer_start_events(spec) -> list[TimerStart]:
@@ -288,7 +356,9 @@ def timer_start_events(spec) -> list[TimerStart]:
         if kind is None:
             continue
         value = script_engine().environment.evaluate(definition.expression, {})
-        out.append(TimerStart(task_spec.bpmn_id, kind, str(value)))
+        props = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
+        out.append(TimerStart(task_spec.bpmn_id, kind, str(value),
+                              props.get("missedSlots") or None))
     return out
 
 
@@ -319,19 +389,8 @@ def _utc(text: str) -> datetime:
     return TimerEventDefinition.get_datetime(text).astimezone(UTC).replace(tzinfo=None)
 
 
-def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime | None:
-    """The latest slot (naive UTC) at or before ``now`` of a timer start event, or None.
-
-    ``anchor`` (the deployment time) starts durations and cycles without a start date:
-    ``PT1H`` fires once an hour after deployment; ``R/PT1H`` every hour from then on;
-    ``R3/2026-01-01T08:00:00+08:00/P1D`` three mornings from that date.
-    """
-    if event.kind == "date":
-        when = _utc(event.value)
-        return when if when <= now else None
-    if event.kind == "duration":
-        when = anchor + _duration(event.value, anchor)
-        return when if when <= now else None
+def _cycle(event: TimerStart, anchor: datetime):
+    """(first slot, period, number of cycles or -1) of a cycle timer."""
     parts = event.value.strip().split("/")
     if len(parts) not in (2, 3) or not parts[0].upper().startswith("R"):
         raise ValueError(f"Not an ISO 8601 repeating interval: {event.value}")
@@ -340,14 +399,38 @@ def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime |
     if period.total_seconds() <= 0:
         raise ValueError(f"Timer cycle period must be positive: {event.value}")
     first = _utc(parts[1]) if len(parts) == 3 else anchor + period
-    if now < first:
-        return None
-    index = int((now - first) / period)
-    if cycles >= 0:
-        if cycles == 0:
-            return None
-        index = min(index, cycles - 1)
-    return first + index * period
+    return first, period, cycles
+
+
+def timer_slots(event: TimerStart, anchor: datetime, after: datetime | None,
+                now: datetime, limit: int | None = None) -> list[datetime]:
+    """The slots (naive UTC, oldest first) of a timer start event in (``after``, ``now``];
+    with ``limit``, only the latest ``limit`` of them.
+
+    ``anchor`` (the deployment time) starts durations and cycles without a start date:
+    ``PT1H`` fires once an hour after deployment; ``R/PT1H`` every hour from then on;
+    ``R3/2026-01-01T08:00:00+08:00/P1D`` three mornings from that date.
+    """
+    if event.kind in ("date", "duration"):
+        when = _utc(event.value) if event.kind == "date" else \
+            anchor + _duration(event.value, anchor)
+        return [when] if when <= now and (after is None or when > after) else []
+    first, period, cycles = _cycle(event, anchor)
+    if now < first or cycles == 0:
+        return []
+    last = int((now - first) / period)
+    if cycles > 0:
+        last = min(last, cycles - 1)
+    start = 0 if after is None or after < first else int((after - first) / period) + 1
+    if limit is not None:
+        start = max(start, last - limit + 1)
+    return [first + i * period for i in range(start, last + 1)]
+
+
+def timer_slot(event: TimerStart, anchor: datetime, now: datetime) -> datetime | None:
+    """The latest slot (naive UTC) at or before ``now`` of a timer start event, or None."""
+    found = timer_slots(event, anchor, None, now, limit=1)
+    return found[-1] if found else None
 
 
 def fire_start_timer(workflow: BpmnWorkflow, bpmn_id: str) -> None:

@@ -5,15 +5,22 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
 from app.core import sql
-from app.core.errors import Conflict, DeployError, Forbidden, NotFound, WorkflowError
+from app.core.errors import (
+    Conflict,
+    DeployError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    WorkflowError,
+)
 from app.core.models import User, utcnow
 from app.engine import runtime
-from app.engine.models import ProcessInstance, ProcessVersion
+from app.engine.models import MessageSubscription, ProcessInstance, ProcessVersion
 from app.engine.parsing import ModelProblems, parse_bundle
 from app.engine.serialization import dump_workflow, load_workflow
 from app.engine.validation import Rules, validate_bundle
@@ -196,6 +203,29 @@ def _write(instance: ProcessInstance) -> None:
         set_committed_value(instance, name, value)
 
 
+_SUBS = MessageSubscription.__table__
+_DROP_SUBSCRIPTIONS = delete(_SUBS).where(_SUBS.c.instance_id == bindparam("instance_id"))
+_ADD_SUBSCRIPTION = insert(_SUBS)
+_SUBSCRIBED_VERSIONS = (select(_SUBS.c.process_version_id).distinct()
+                        .where(_SUBS.c.message == bindparam("message")))
+
+
+def _sync_subscriptions(instance: ProcessInstance, workflow, had_waiting: bool) -> None:
+    """Store the correlation keys the instance's waiting message events listen on."""
+    subs = runtime.message_subscriptions(workflow) if instance.waiting_messages else []
+    if not subs and not had_waiting:
+        return  # nothing stored before, nothing now: no statement at all
+    sql.execute(_DROP_SUBSCRIPTIONS, {"instance_id": instance.id})
+    if subs:
+        now = utcnow()
+        sql.execute(_ADD_SUBSCRIPTION, [
+            {"instance_id": instance.id, "process_version_id": instance.process_version_id,
+             "message": name[:255], "correlation_key": key[:255],
+             "value_digest": runtime.correlation_digest(values), "created_at": now,
+             "values": orjson.dumps(values, default=str).decode()}
+            for name, key, values in subs])
+
+
 # Called as hook(instance) in the saving transaction when an instance completes (notifications).
 completion_hooks: list = []
 
@@ -205,8 +235,10 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     from app.jobs.services import sync_jobs
     from app.tasks.projection import sync_human_tasks
 
+    had_waiting = bool(instance.waiting_messages)
     completed = _stamp(instance, workflow)
     _write(instance)
+    _sync_subscriptions(instance, workflow, had_waiting)
     if on_written is not None:
         on_written(instance)
     sync_human_tasks(instance, workflow)
@@ -264,6 +296,48 @@ def _correlates(instance: ProcessInstance, correlation: dict):
     return None
 
 
+def _version_correlations(version_id: int, name: str, payload: dict) -> dict:
+    """{key: {property: value}} of message ``name`` computed from ``payload`` with the
+    ``messagePath`` expressions of one deployed version (raises ``CorrelationError``)."""
+    proc = compiled_for(version_id)
+    specs = [proc.spec, *(s for s in proc.subprocess_specs.values() if s is not None)]
+    return runtime.payload_correlations(specs, name, payload or {})
+
+
+def _message_correlations(name: str, payload: dict) -> dict:
+    """The payload's correlation keys for message ``name``, from every version whose waiting
+    instances stored keys for it (an index-only read); 422 when the payload lacks what every
+    keyed version reads."""
+    version_ids = sql.execute(_SUBSCRIBED_VERSIONS, {"message": name}).scalars().all()
+    out, errors = {}, []
+    for version_id in sorted(version_ids):
+        try:
+            out.update(_version_correlations(version_id, name, payload))
+        except runtime.CorrelationError as exc:
+            errors.append(str(exc))
+    if not out and errors:
+        raise ValidationFailed({"payload": sorted(set(errors))})
+    return out
+
+
+def _subscribed(name: str, keys: dict) -> list[ProcessInstance]:
+    """Running instances waiting for ``name`` whose stored correlation key matches one of
+    ``keys`` (at most two: one is the answer, two is ambiguous)."""
+    wanted = [(key, runtime.correlation_digest(values)) for key, values in keys.items()]
+    match = None
+    for key, digest in wanted:
+        clause = (MessageSubscription.correlation_key == key) & \
+            (MessageSubscription.value_digest == digest)
+        match = clause if match is None else (match | clause)
+    ids = select(MessageSubscription.instance_id).where(MessageSubscription.message == name,
+                                                        match)
+    return list(db.session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id.in_(ids),
+                                      ProcessInstance.status == "running",
+                                      ProcessInstance.waiting_messages.contains(f",{name},"))
+        .order_by(ProcessInstance.id).limit(2)))
+
+
 def deliver_message(name: str, payload: dict, actor: User | None, *,
                     business_key: str | None = None, instance_id: int | None = None,
                     correlations: dict | None = None, correlation: dict | None = None) -> int:
@@ -271,8 +345,14 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
 
     The instance is chosen by business key, id, and/or ``correlation``: every key must equal
     the instance's process data of that name (or a BPMN correlation property of that name).
+    Without any of them, a message whose BPMN defines correlation properties is matched on
+    the keys its ``messagePath`` expressions compute from ``payload`` against the keys each
+    waiting instance computed from its data (``dataPath`` / ``processVariableCorrelation``)
+    when it started waiting.
     404 when none waits; 409 when several do and the caller did not say which.
     """
+    explicit = bool(business_key or instance_id or correlation)
+    computed = {} if explicit else _message_correlations(name, payload)
     stmt = select(ProcessInstance).where(ProcessInstance.status == "running",
                                          ProcessInstance.waiting_messages.contains(f",{name},"))
     if business_key:
@@ -296,18 +376,27 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
                 waiting.append((candidate, workflow))
                 if len(waiting) > 1:
                     break
+    elif computed and not explicit:
+        waiting = [(i, None) for i in _subscribed(name, computed)]
     else:
         waiting = [(i, None) for i in db.session.scalars(stmt.limit(2))]
     if not waiting:
+        keys = correlation or ({k: v for values in computed.values() for k, v in values.items()}
+                               if not explicit else {})
         raise NotFound(f"No running instance is waiting for message '{name}'"
-                       + (" with these correlation keys" if correlation else ""),
+                       + (f" with correlation keys {keys}" if keys else ""),
                        code="no_waiting_instance")
     if len(waiting) > 1:
         raise Conflict(f"Several instances wait for message '{name}'; give correlation keys, "
                        "business_key or instance_id", code="ambiguous_message")
     instance, workflow = waiting[0]
+    if explicit:  # the chosen instance's own correlation properties must be in the payload
+        try:
+            computed = _version_correlations(instance.process_version_id, name, payload)
+        except runtime.CorrelationError as exc:
+            raise ValidationFailed({"payload": [str(exc)]}) from None
     workflow = workflow or load_workflow_of(instance)
-    if not runtime.send_message(workflow, name, payload, correlations or {}):
+    if not runtime.send_message(workflow, name, payload, computed or correlations or {}):
         raise NotFound(f"Instance {instance.id} does not accept message '{name}' with these "
                        "correlation keys", code="no_waiting_instance")
     run_engine(instance, workflow)
@@ -315,7 +404,8 @@ def deliver_message(name: str, payload: dict, actor: User | None, *,
     save(instance, workflow, actor)
     record(who, "message.delivered", target_type="instance", target_id=instance.id,
            instance_id=instance.id, process_key=instance.process_key,
-           details={"message": name, "payload": payload, "correlation": correlation or {}})
+           details={"message": name, "payload": payload,
+                    "correlation": correlation or ({} if explicit else computed)})
     return instance.id
 
 

@@ -14,6 +14,7 @@ from app.engine.parsing import (
     find_line,
     problem,
 )
+from app.engine.runtime import MISSED_SLOT_POLICIES
 from app.engine.sandbox import check_expression, check_script
 from app.engine.specs import PlatformServiceTask
 
@@ -77,6 +78,45 @@ def _check_xml(name: str, tree: etree._ElementTree) -> list[dict]:
             for msg in check_expression((timer.text or "").strip() or "None"):
                 out.append(problem(name, f"Timer expression does not compile: {msg}",
                                    None, timer.sourceline))
+    out.extend(_check_correlations(name, root))
+    for prop in root.iterfind(".//bpmn:startEvent//spiffworkflow:property[@name='missedSlots']",
+                              NS):
+        if prop.get("value") not in MISSED_SLOT_POLICIES:
+            event = next(prop.iterancestors(f"{{{BPMN_NS}}}startEvent"))
+            out.append(problem(name, f"missedSlots must be one of "
+                                     f"{', '.join(MISSED_SLOT_POLICIES)}, not "
+                                     f"'{prop.get('value')}'", event.get("id"), prop.sourceline))
+    return out
+
+
+def _check_correlations(name: str, root) -> list[dict]:
+    """Correlation keys are named; every correlation expression compiles (located)."""
+    out = []
+    for key in root.iterfind(".//bpmn:correlationKey", NS):
+        if not (key.get("name") or "").strip():
+            out.append(problem(name, "Correlation key has no name (messages are matched by it)",
+                               key.get("id"), key.sourceline))
+    expressions = []
+    for prop in root.iterfind(".//bpmn:correlationProperty", NS):
+        for retrieval in prop.iterfind("bpmn:correlationPropertyRetrievalExpression", NS):
+            expressions += [(prop.get("id"), "messagePath", e) for e in retrieval
+                            if isinstance(e.tag, str)]
+    for binding in root.iterfind(".//bpmn:correlationPropertyBinding", NS):
+        expressions += [(binding.get("correlationPropertyRef"), "dataPath", e)
+                        for e in binding.iterfind("bpmn:dataPath", NS)]
+    for corr in root.iterfind(".//spiffworkflow:processVariableCorrelation", NS):
+        prop = corr.find("spiffworkflow:propertyId", NS)
+        expressions += [(prop.text if prop is not None else None, "expression", e)
+                        for e in corr.iterfind("spiffworkflow:expression", NS)]
+    for prop_id, kind, element in expressions:
+        text = (element.text or "").strip()
+        if not text:
+            out.append(problem(name, f"Correlation property '{prop_id}' has an empty {kind}",
+                               prop_id, element.sourceline))
+            continue
+        for msg in check_expression(text):
+            out.append(problem(name, f"Correlation property '{prop_id}' {kind} does not "
+                                     f"compile: {msg}", prop_id, element.sourceline))
     return out
 
 

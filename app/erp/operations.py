@@ -7,6 +7,7 @@ from functools import partial
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields
 
+from app.erp import credit
 from app.erp.services import log_exchange
 from connectors.erp import rfc
 from connectors.erp.soap import ErpSettings, client_for
@@ -99,6 +100,9 @@ class CreditStatusParams(Schema):
 
     customer_number = fields.String(required=True)
     credit_control_area = _optional()
+    use_cache = fields.Boolean(load_default=False, metadata={
+        "description": "when the ERP cannot answer, return the dealer's cached credit status "
+                       "if younger than ERP_CREDIT_CACHE_MAX_AGE_SECONDS (source: cache)"})
 
 
 @registry.register("erp.get_credit_status", schema=CreditStatusParams,
@@ -106,8 +110,16 @@ class CreditStatusParams(Schema):
 def get_credit_status(params: dict, ctx: CallContext) -> dict:
     area = params["credit_control_area"] or current_app.config["ERP_CREDIT_CONTROL_AREA"]
     customer = params["customer_number"]
-    result = call_erp("erp.get_credit_status", "BAPI_CREDIT_ACCOUNT_GET_STATUS", ctx,
-                      CUSTOMER=_alpha(customer), CREDITCONTROLAREA=area)
+    try:
+        result = call_erp("erp.get_credit_status", "BAPI_CREDIT_ACCOUNT_GET_STATUS", ctx,
+                          CUSTOMER=_alpha(customer), CREDITCONTROLAREA=area)
+    except BusinessError:
+        raise
+    except Exception:
+        cached = credit.fresh_figures(_alpha(customer)) if params.get("use_cache") else None
+        if cached is None:
+            raise  # retried with backoff, then an incident
+        return cached
     figures = {key: str(result[name]) for name, key in CREDIT_FIGURES}
     return {"customer_number": customer, "credit_control_area": area,
             "currency": result["CURRENCY"], **figures}

@@ -6,13 +6,20 @@ catalogue keeps what operations staff completed (``app.catalog.services.upsert_m
 ``flask erp sync`` runs the same sync from the shell.
 """
 
+import logging
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.catalog.services import upsert_materials, upsert_prices
+from app.dealers.models import Dealer
+from app.erp import credit
 from app.extensions import db
 from app.jobs.periodic import register_periodic
-from connectors.registry import CallContext, registry
+from connectors.registry import BusinessError, CallContext, ConnectorError, registry
+
+log = logging.getLogger(__name__)
 
 ACTOR = "erp-sync"
 DIVISION = "00"  # the ERP's one division for the dealer business
@@ -65,15 +72,38 @@ def price_rows(conditions: list[dict]) -> list[dict]:
     } for c in conditions if c["condition_type"] == "PR00" and c["material"] and c["amount"]]
 
 
+def read_credit_statuses() -> tuple[list[tuple[int, dict]], list[str]]:
+    """Each ERP customer dealer's credit status: ([(dealer id, status)], [failed customers]).
+
+    A dealer the ERP does not answer for keeps its cached figures (and their age)."""
+    dealers = db.session.execute(select(Dealer.id, Dealer.erp_customer_no)
+                                 .where(Dealer.erp_customer_no.is_not(None))
+                                 .order_by(Dealer.id)).all()
+    db.session.commit()
+    read, failed = [], []
+    for dealer_id, customer in dealers:
+        try:
+            read.append((dealer_id, _call("erp.get_credit_status", customer_number=customer)))
+        except (ConnectorError, BusinessError) as exc:
+            log.warning("credit status of customer %s: %s", customer, exc)
+            failed.append(customer)
+    return read, failed
+
+
 def sync_master_data() -> dict:
-    """Read materials and PR00 prices from the ERP and write them into the catalogue."""
+    """Read materials and PR00 prices from the ERP and write them into the catalogue; refresh
+    every ERP customer dealer's cached credit status."""
     db.session.commit()  # no transaction open while the ERP calls log on their own connection
     zh = _call("erp.get_materials", language="zh")
     en = _call("erp.get_materials", language="en")
     conditions = _call("erp.get_price_conditions", condition_type="PR00")["conditions"]
+    statuses, failed = read_credit_statuses()
     materials = upsert_materials(material_rows(zh, en), actor=ACTOR)
     prices = upsert_prices(price_rows(conditions), actor=ACTOR)
-    return {"materials": materials, "prices": prices}
+    for dealer_id, status in statuses:
+        credit.remember(dealer_id, status)
+    return {"materials": materials, "prices": prices, "credit_refreshed": len(statuses),
+            "credit_failed": failed}
 
 
 register_periodic("erp.master_data_sync", every=timedelta(hours=1), func=sync_master_data,

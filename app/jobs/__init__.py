@@ -8,6 +8,13 @@ Service tasks
     transaction on its own thread (a 409 from the instance's lock re-applies; the call is never
     repeated). Technical failures retry with exponential backoff, then open an ``incident``.
 
+Standalone calls
+    Platform code queues a connector call that no BPMN task waits for with
+    ``services.enqueue(operation, params, idempotency_key=…, instance_id=None)`` in its own
+    transaction (e.g. ``notify.deliver`` for each outbox message). The worker runs it with the
+    same retries, backoff and incidents; ``services.call_completion_hooks[operation]`` receives
+    ``(job, result)`` in the transaction that completes it.
+
 Periodic jobs (``app.jobs.periodic``)
     Register a function once, at import time of a module ``create_app`` imports::
 

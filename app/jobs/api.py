@@ -12,7 +12,7 @@ blp = Blueprint("incidents", __name__, description="Incidents and periodic jobs"
 class IncidentSchema(Schema):
     id = fields.Integer()
     job_id = fields.Integer()
-    instance_id = fields.Integer()
+    instance_id = fields.Integer(allow_none=True)
     operation = fields.String()
     error = fields.String()
     status = fields.String()

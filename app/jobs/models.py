@@ -9,12 +9,16 @@ from app.core.models import Model, utcnow
 
 
 class Job(Model):
+    """A connector call run by the worker: a BPMN service task (``kind = service``) or a
+    standalone call enqueued by platform code (``kind = call``, e.g. ``notify.deliver``; no
+    engine task, ``instance_id`` only when an instance caused it)."""
+
     __tablename__ = "job"
     __table_args__ = (Index("ix_job_due", "status", "due_at"),)
     kind: Mapped[str] = mapped_column(String(20), default="service", nullable=False)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False,
-                                             index=True)
-    engine_task_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"),
+                                                    index=True)
+    engine_task_id: Mapped[str | None] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(100), default="")
     operation: Mapped[str] = mapped_column(String(100), nullable=False)
     params: Mapped[str] = mapped_column(Text, default="{}")
@@ -34,7 +38,7 @@ class Job(Model):
 class Incident(Model):
     __tablename__ = "incident"
     job_id: Mapped[int] = mapped_column(ForeignKey("job.id"), nullable=False, index=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), nullable=False)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     operation: Mapped[str] = mapped_column(String(100), default="")
     error: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="open", nullable=False)

@@ -57,6 +57,30 @@ def sync_jobs(instance: ProcessInstance, workflow) -> list[Job]:
     return jobs
 
 
+# Called as hook(job, result) in the transaction that completes a standalone job (one that
+# ``enqueue`` created, with no BPMN task to continue), by operation name.
+call_completion_hooks: dict = {}
+
+
+def enqueue(operation: str, params: dict, *, idempotency_key: str,
+            instance_id: int | None = None, due_at=None) -> Job:
+    """Queue a standalone connector call in the caller's transaction; the worker runs it like
+    a service task's job (same retries with backoff, then an incident an admin retries), and
+    ``call_completion_hooks[operation]`` sees its result. The same key never queues twice."""
+    if registry.get(operation) is None:
+        raise LookupError(f"Unknown operation {operation}")
+    existing = db.session.scalar(select(Job).where(Job.idempotency_key == idempotency_key))
+    if existing is not None:
+        return existing
+    job = Job(kind="call", instance_id=instance_id, engine_task_id=None, bpmn_id="",
+              operation=operation, params=_json(params), idempotency_key=idempotency_key,
+              max_attempts=current_app.config["JOB_MAX_ATTEMPTS"], due_at=due_at or utcnow(),
+              status="pending", attempts=0)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
 def _due_clause(now):
     return or_((Job.status == "pending") & (Job.due_at <= now),
                (Job.status == "running") & (Job.locked_until < now))
@@ -99,6 +123,11 @@ def claim_next(worker_id: str) -> Job | None:
 
 
 def _apply_result(job: Job, result: dict) -> None:
+    if job.engine_task_id is None:  # a standalone call: no instance to continue
+        hook = call_completion_hooks.get(job.operation)
+        if hook is not None:
+            hook(job, result)
+        return
     # A copy cached from an earlier transaction may be stale: its lock then refuses the save
     # (409) and the apply runs again after the rollback has expired it.
     instance = db.session.get(ProcessInstance, job.instance_id)
@@ -114,6 +143,8 @@ def _apply_result(job: Job, result: dict) -> None:
 
 def _business_error(job: Job, exc: BusinessError) -> bool:
     """Throw a BPMN error event at the task; False when no boundary event catches it."""
+    if job.engine_task_id is None:
+        return False  # a standalone call has no boundary event: an incident
     instance = db.session.get(ProcessInstance, job.instance_id, populate_existing=True)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)

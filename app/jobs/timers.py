@@ -1,9 +1,10 @@
 """Fire due BPMN timers: instances whose ``next_timer_at`` has passed."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
@@ -63,6 +64,36 @@ def fire_due_timers(worker_id: str, limit: int = 100, now: datetime | None = Non
     return fired + start_timer_processes(now)
 
 
+def missed_slot_policy(process_key: str, event) -> str:
+    """The start event's ``missedSlots`` property, else the process's configured policy."""
+    cfg = current_app.config
+    policy = event.missed_slots or (cfg.get("TIMER_START_POLICIES") or {}).get(process_key) \
+        or cfg.get("TIMER_START_MISSED_SLOTS") or "latest"
+    return policy if policy in runtime.MISSED_SLOT_POLICIES else "latest"
+
+
+def _slots_to_start(version, event, now: datetime) -> list[datetime]:
+    """The slots of one timer start event to start now, per its missed-slot policy."""
+    cfg = current_app.config
+    policy = missed_slot_policy(version.process_key, event)
+    if policy == "catch_up":
+        last_taken = db.session.scalar(select(func.max(TimerStartSlot.slot)).where(
+            TimerStartSlot.process_key == version.process_key))
+        slots = runtime.timer_slots(event, version.created_at, last_taken, now,
+                                    limit=max(1, int(cfg["TIMER_START_CATCH_UP_LIMIT"])))
+    else:
+        latest = runtime.timer_slot(event, version.created_at, now)
+        slots = [latest] if latest is not None else []
+        if policy == "skip":
+            on_time = timedelta(seconds=float(cfg["TIMER_START_ON_TIME_SECONDS"]))
+            slots = [s for s in slots if now - s <= on_time]
+    if not slots:
+        return []
+    used = set(db.session.scalars(select(TimerStartSlot.slot).where(
+        TimerStartSlot.process_key == version.process_key, TimerStartSlot.slot.in_(slots))))
+    return [s for s in slots if s not in used]
+
+
 def _due_starts(now: datetime) -> list:
     """(version, timer start event, slot) for every deployed timer start whose slot is due."""
 
@@ -71,16 +102,11 @@ def _due_starts(now: datetime) -> list:
         events = runtime.timer_start_events(compiled_for(version.id).spec)
         for event in events:
             try:
-                slot = runtime.timer_slot(event, version.created_at, now)
+                slots = _slots_to_start(version, event, now)
             except (ValueError, TypeError) as exc:
                 log.warning("timer start %s of %s: %s", event.bpmn_id, version.process_key, exc)
                 continue
-            if slot is None:
-                continue
-            used = db.session.scalar(select(TimerStartSlot.id).where(
-                TimerStartSlot.process_key == version.process_key, TimerStartSlot.slot == slot))
-            if used is None:
-                due.append((version.id, event.bpmn_id, slot))
+            due.extend((version.id, event.bpmn_id, slot) for slot in slots)
     db.session.rollback()
     return due
 
@@ -88,8 +114,9 @@ def _due_starts(now: datetime) -> list:
 def start_timer_processes(now: datetime | None = None) -> int:
     """Start an instance of each process whose timer start event has a new slot due.
 
-    Only the latest due slot is started (no backfill of slots missed while no worker ran). A
-    unique (process key, slot) row makes it once per slot, whatever the number of workers.
+    Slots missed while no worker ran follow the event's policy (``missed_slot_policy``):
+    the latest one only (default), every one up to a cap (``catch_up``), or none (``skip``).
+    A unique (process key, slot) row makes it once per slot, whatever the number of workers.
     """
 
     now = now or utcnow()

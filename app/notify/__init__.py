@@ -18,11 +18,13 @@ inbox does: its assignee, else its candidate users and the users of its candidat
 the task's region scope. ``queue_message(channel, recipient, payload)`` queues a raw outbox
 message (``sms`` / ``wecom`` / ``esign``).
 
-The worker sends queued outbox messages (``deliver_outbox``): through the HTTP adapters in
-``connectors.notify`` when ``DEALERFLOW_SMS_URL`` / ``_WECOM_URL`` / ``_ESIGN_URL`` are set,
-otherwise the outbox itself is the destination (the embedded default, visible to admins under
-Admin → Outbox and ``GET /api/v1/outbox``). Failed sends retry with exponential backoff
-(``JOB_BACKOFF_SECONDS``) and end as ``failed`` after ``JOB_MAX_ATTEMPTS``. The embedded
+Each queued message gets a ``notify.deliver`` job (``app.jobs.services.enqueue``), which the
+worker runs like an ERP call: through the HTTP adapters in ``connectors.notify`` when
+``DEALERFLOW_SMS_URL`` / ``_WECOM_URL`` / ``_ESIGN_URL`` are set, otherwise the outbox itself is
+the destination (the embedded default, visible to admins under Admin → Outbox and
+``GET /api/v1/outbox``). Failed sends retry with the jobs' exponential backoff
+(``JOB_BACKOFF_SECONDS``); after ``JOB_MAX_ATTEMPTS`` the job is an incident (the message shows
+``failed``) that an admin retries from Admin → Incidents, the incidents API or the outbox. The embedded
 e-signature service signs ``ESIGN_SIGN_DELAY_SECONDS`` after sending and delivers message
 ``esign_signed`` (payload ``{contract_id, signer, signed_at, envelope_id}``, stored in the
 catch event's ``messageVariable``) to the instance whose ``contract_id`` matches.

@@ -65,10 +65,13 @@ class OutboxSchema(Schema):
     channel = fields.String()
     recipient = fields.String()
     payload = fields.Raw()
-    status = fields.String()
+    status = fields.String(attribute="delivery_status",
+                           metadata={"description": "queued, sent, or failed (its delivery job "
+                                     "is an open incident)"})
     attempts = fields.Integer()
     external_id = fields.String(allow_none=True)
-    last_error = fields.String(allow_none=True)
+    last_error = fields.String(attribute="delivery_error", allow_none=True)
+    job_id = fields.Integer(allow_none=True)
     instance_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)

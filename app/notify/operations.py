@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.core.models import User
 from app.engine.services import completion_hooks
 from app.extensions import db
+from app.jobs.services import call_completion_hooks
 from app.notify import services
 from connectors.registry import CallContext, registry
 
@@ -97,6 +98,25 @@ def esign_send_contract(params: dict, ctx: CallContext) -> dict:
                                  instance_id=ctx.instance_id, actor="worker")
     return {"outbox_id": msg.id, "contract_id": params["contract_id"]}
 
+
+class DeliverParams(Schema):
+    message_id = fields.Integer(required=True)
+    channel = fields.String(required=True)
+    recipient = fields.String(required=True)
+    payload = fields.Dict(load_default=dict)
+
+
+@registry.register("notify.deliver", schema=DeliverParams,
+                   description="Send one outbox message through its gateway (SMS, WeCom, "
+                               "e-signature); with none configured the outbox keeps it")
+def notify_deliver(params: dict, ctx: CallContext) -> dict:
+    """Runs in a worker's pool thread: the job carries the message, so no database is read
+    here; the gateway dedupes on the message's ``Idempotency-Key`` when a send is retried."""
+    return {"external_id": services.send(params["message_id"], params["channel"],
+                                         params["recipient"], params["payload"])}
+
+
+call_completion_hooks["notify.deliver"] = services.delivered
 
 if services.notify_outcome not in completion_hooks:
     completion_hooks.append(services.notify_outcome)

@@ -14,7 +14,6 @@ from app.core.models import User, utcnow
 from app.extensions import db
 from app.notify.models import Notification, OutboxMessage
 from connectors import notify as gateways
-from connectors.registry import ConnectorError
 
 CHANNELS = ("inbox", "sms", "wecom")
 OUTBOX_CHANNELS = ("sms", "esign", "wecom")
@@ -165,20 +164,31 @@ def notify_outcome(instance) -> None:
 
 def queue_message(channel: str, recipient: str, payload: dict, instance_id: int | None = None,
                   actor: str = "system") -> OutboxMessage:
-    """Queue one outgoing message; the worker sends it (``deliver_outbox``)."""
+    """Queue one outgoing message in the caller's transaction, and its ``notify.deliver`` job
+    (the worker sends it, retrying with backoff; an incident when attempts run out)."""
+    from app.jobs.services import enqueue
+
     if channel not in OUTBOX_CHANNELS:
         raise ValueError(f"Unknown outbox channel {channel}")
     msg = OutboxMessage(channel=channel, recipient=recipient[:120], status="queued",
-                        payload=orjson.dumps(payload, default=str).decode(), attempts=0,
-                        due_at=utcnow(), instance_id=instance_id)
+                        payload=orjson.dumps(payload, default=str).decode(),
+                        instance_id=instance_id)
     db.session.add(msg)
     db.session.flush()
+    msg.job = enqueue("notify.deliver", {"message_id": msg.id, "channel": channel,
+                                         "recipient": msg.recipient, "payload": payload},
+                      idempotency_key=f"outbox:{msg.id}", instance_id=instance_id)
     record(actor, "outbox.queued", target_type="outbox_message", target_id=msg.id,
-           instance_id=instance_id, details={"channel": channel, "recipient": recipient})
+           instance_id=instance_id, details={"channel": channel, "recipient": recipient,
+                                             "job_id": msg.job.id})
     return msg
 
 
 def list_outbox(channel: str | None = None, status: str | None = None, limit: int = 200):
+    """Outbox messages, newest first; ``status`` is the delivery status (queued / sent /
+    failed, i.e. its delivery job is an open incident)."""
+    from app.jobs.models import Job
+
     errors = {}
     if channel and channel not in OUTBOX_CHANNELS:
         errors["channel"] = [f"Must be one of {', '.join(OUTBOX_CHANNELS)}"]
@@ -186,12 +196,17 @@ def list_outbox(channel: str | None = None, status: str | None = None, limit: in
         errors["status"] = [f"Must be one of {', '.join(OUTBOX_STATUSES)}"]
     if errors:
         raise ValidationFailed(errors)
-    stmt = select(OutboxMessage)
+    stmt = select(OutboxMessage).outerjoin(Job, Job.id == OutboxMessage.job_id)
     if channel:
         stmt = stmt.where(OutboxMessage.channel == channel)
-    if status:
-        stmt = stmt.where(OutboxMessage.status == status)
-    return db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    if status == "sent":
+        stmt = stmt.where(OutboxMessage.status == "sent")
+    elif status == "failed":
+        stmt = stmt.where(OutboxMessage.status != "sent", Job.status == "incident")
+    elif status == "queued":
+        stmt = stmt.where(OutboxMessage.status != "sent",
+                          or_(Job.status.is_(None), Job.status != "incident"))
+    return db.session.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(limit)).unique().all()
 
 
 def _gateway(channel: str) -> gateways.Gateway | None:
@@ -203,87 +218,56 @@ def _gateway(channel: str) -> gateways.Gateway | None:
                             float(cfg.get("NOTIFY_TIMEOUT_SECONDS", 5)))
 
 
-def _send(msg: OutboxMessage, payload: dict) -> str:
-    """Hand a message to its gateway; with none configured, the outbox is the destination."""
-    gateway = _gateway(msg.channel)
-    key = f"outbox-{msg.id}"
+def send(message_id: int, channel: str, recipient: str, payload: dict) -> str:
+    """Hand a message to its gateway (the external id); with none configured, the outbox is
+    the destination. Raises ``ConnectorError`` when the gateway fails (the job retries)."""
+    gateway = _gateway(channel)
+    key = f"outbox-{message_id}"
     if gateway is None:
         return f"local-{uuid4().hex[:12]}"
-    if msg.channel == "sms":
-        return gateways.send_sms(gateway, msg.recipient, payload.get("text", ""), key)
-    if msg.channel == "wecom":
-        return gateways.send_wecom(gateway, msg.recipient, payload.get("text", ""), key)
+    if channel == "sms":
+        return gateways.send_sms(gateway, recipient, payload.get("text", ""), key)
+    if channel == "wecom":
+        return gateways.send_wecom(gateway, recipient, payload.get("text", ""), key)
     return gateways.send_contract(gateway, payload, key)
 
 
-def deliver_outbox(now=None, limit: int = 100) -> int:
-    """Send due queued messages; retry with backoff; ``failed`` when attempts run out.
-
-    Returns how many messages were handled. Each message commits on its own.
-    """
-    now = now or utcnow()
-    cfg = current_app.config
-    ids = db.session.scalars(select(OutboxMessage.id).where(
-        OutboxMessage.status == "queued", OutboxMessage.due_at <= now)
-        .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)).all()
-    db.session.rollback()
-    handled = 0
-    for msg_id in ids:
-        claimed = db.session.execute(update(OutboxMessage).where(
-            OutboxMessage.id == msg_id, OutboxMessage.status == "queued",
-            OutboxMessage.due_at <= now).values(
-                attempts=OutboxMessage.attempts + 1,
-                due_at=now + timedelta(seconds=cfg["JOB_LOCK_SECONDS"])))
-        db.session.commit()  # leased: another worker skips it; never hold it across HTTP
-        if claimed.rowcount != 1:
-            continue
-        msg = db.session.get(OutboxMessage, msg_id)
-        payload = orjson.loads(msg.payload)
-        try:
-            external_id = _send(msg, payload)
-        except ConnectorError as exc:
-            _failed_attempt(msg, str(exc), now)
-        else:
-            _sent(msg, external_id, now)
-        db.session.commit()
-        handled += 1
-    return handled
-
-
-def _sent(msg: OutboxMessage, external_id: str, now) -> None:
-    msg.status, msg.external_id, msg.sent_at, msg.last_error = "sent", external_id, now, None
-    msg.due_at = None
+def delivered(job, result: dict) -> None:
+    """The ``notify.deliver`` job completed: the message is sent (in the job's transaction)."""
+    msg = db.session.scalar(select(OutboxMessage).where(OutboxMessage.job_id == job.id))
+    if msg is None or msg.status == "sent":
+        return
+    now = utcnow()
+    external_id = str(result.get("external_id") or "")
+    msg.status, msg.external_id, msg.sent_at = "sent", external_id, now
     if msg.channel == "esign" and external_id.startswith("local-"):
         delay = float(current_app.config["ESIGN_SIGN_DELAY_SECONDS"])
         msg.callback_due_at = now + timedelta(seconds=delay)
     record("worker", "outbox.sent", target_type="outbox_message", target_id=msg.id,
            instance_id=msg.instance_id,
-           details={"channel": msg.channel, "external_id": external_id})
-
-
-def _failed_attempt(msg: OutboxMessage, error: str, now) -> None:
-    cfg = current_app.config
-    msg.last_error = error
-    if msg.attempts >= cfg["JOB_MAX_ATTEMPTS"]:
-        msg.status, msg.due_at = "failed", None
-        record("worker", "outbox.failed", target_type="outbox_message", target_id=msg.id,
-               instance_id=msg.instance_id,
-               details={"channel": msg.channel, "attempts": msg.attempts, "error": error[:500]})
-        return
-    msg.due_at = now + timedelta(seconds=cfg["JOB_BACKOFF_SECONDS"] * 2 ** (msg.attempts - 1))
+           details={"channel": msg.channel, "external_id": external_id, "job_id": job.id})
 
 
 def retry_message(msg_id: int, actor: str) -> OutboxMessage:
-    """Queue a failed message again, due now, with fresh attempts."""
+    """Retry a failed message: its delivery job's incident is retried (due now, fresh
+    attempts), exactly as from the incidents page."""
     from app.core.errors import Conflict
+    from app.jobs.models import Incident
+    from app.jobs.services import retry_incident
 
     msg = OutboxMessage.get_or_404(msg_id, "Outbox message")
-    if msg.status != "failed":
-        raise Conflict(f"Outbox message {msg_id} is {msg.status}, not failed",
+    if msg.delivery_status != "failed":
+        raise Conflict(f"Outbox message {msg_id} is {msg.delivery_status}, not failed",
                        code="not_failed")
-    msg.status, msg.attempts, msg.due_at = "queued", 0, utcnow()
+    incident = db.session.scalar(select(Incident).where(Incident.job_id == msg.job_id,
+                                                        Incident.status == "open"))
+    if incident is None:
+        raise Conflict(f"Outbox message {msg_id} has no open incident", code="not_failed")
+    retry_incident(incident.id, actor)
+    db.session.refresh(msg.job)
     record(actor, "outbox.retried", target_type="outbox_message", target_id=msg.id,
-           instance_id=msg.instance_id, details={"channel": msg.channel})
+           instance_id=msg.instance_id, details={"channel": msg.channel,
+                                                 "incident_id": incident.id})
     return msg
 
 
@@ -325,5 +309,5 @@ def sign_embedded_contracts(now=None, limit: int = 50) -> int:
 
 
 def worker_tick(now=None) -> int:
-    """The worker's outbox round: send due messages, then let the embedded signer sign."""
-    return deliver_outbox(now) + sign_embedded_contracts(now)
+    """The worker's outbox round: the embedded signer signs what is due (sending is a job)."""
+    return sign_embedded_contracts(now)

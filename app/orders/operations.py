@@ -12,6 +12,7 @@ from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields
 
 from app.audit.services import record
+from app.erp import credit as credit_cache
 from app.extensions import db
 from app.orders import services
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
@@ -75,6 +76,10 @@ def credit_position(params: dict, ctx: CallContext) -> dict:
         "order_total": str(order.net_total),
         "available_after": str(available_after),
     }
+    if erp.get("source") == "cache":  # the ERP was down: the check used the cached status
+        figures |= {"source": "cache", "as_of": erp.get("fetched_at")}
+    else:
+        credit_cache.remember(order.dealer_id, erp)
     services.event(order, "credit_checked", "worker", **figures)
     # The decision table compares plain numbers.
     return {**figures, "_data": {"available_after": float(available_after), "credit_limit": float(limit)}}

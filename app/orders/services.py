@@ -386,9 +386,12 @@ def search_by_erp_number(erp_number: str) -> OrderPart | None:
 def credit_for(user, config) -> dict:
     """Limit, exposure and available credit: live from the ERP, plus orders not yet there.
 
-    When the ERP cannot answer, the dealer master's limit is shown with the platform's own
-    open orders, marked ``source: dealer_master`` so nobody mistakes it for the ERP figure.
+    A live answer refreshes the dealer's credit cache. When the ERP cannot answer, the cached
+    figures are shown with their fetch time (``source: cache``, ``as_of``); with nothing cached,
+    the dealer master's limit with the platform's own open orders (``source: dealer_master``)
+    so nobody mistakes either for a live ERP figure.
     """
+    from app.erp import credit as credit_cache
     from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
     dealer = _dealer_of(user)
@@ -403,6 +406,7 @@ def credit_for(user, config) -> dict:
         except (ConnectorError, BusinessError):
             erp = None
         if erp is not None:
+            fetched_at = credit_cache.remember_now(dealer.id, erp)
             limit, exposure = Decimal(erp["credit_limit"]), Decimal(erp["total_exposure"])
             return {
                 "customer_number": dealer.erp_customer_no,
@@ -412,6 +416,19 @@ def credit_for(user, config) -> dict:
                 "platform_pending": pending,
                 "available": limit - exposure - pending,
                 "source": "erp",
+                "as_of": fetched_at,
+            }
+        row = credit_cache.cached(dealer.id)
+        if row is not None:
+            return {
+                "customer_number": dealer.erp_customer_no,
+                "currency": row.currency,
+                "credit_limit": row.credit_limit,
+                "erp_exposure": row.total_exposure,
+                "platform_pending": pending,
+                "available": row.credit_limit - row.total_exposure - pending,
+                "source": "cache",
+                "as_of": row.fetched_at,
             }
     limit = dealer.credit_limit or Decimal("0")
     return {
@@ -422,4 +439,5 @@ def credit_for(user, config) -> dict:
         "platform_pending": pending,
         "available": limit - pending,
         "source": "dealer_master",
+        "as_of": None,
     }

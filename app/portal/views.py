@@ -9,7 +9,7 @@ with filters (status, dealer, region, date range) and pages of 50.
 from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_timedelta, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -19,6 +19,7 @@ from app.admin.services import region_choices
 from app.announcements import services as announcements
 from app.catalog.services import is_dealer_user
 from app.core.errors import AppError, Forbidden
+from app.core.models import utcnow
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.orders import services as orders
@@ -172,9 +173,11 @@ def dashboard():
     mine = orders.list_orders(current_user, limit=50)
     shipments = [(o, p) for o in mine for p in o.parts if p.delivery_numbers][:5]
     notices = announcements.visible_to(current_user, limit=10)
+    credit = orders.credit_for(current_user, current_app.config)
     return render_template(
         "portal/dashboard.html",
-        credit=orders.credit_for(current_user, current_app.config),
+        credit=credit,
+        credit_age=format_timedelta(utcnow() - credit["as_of"]) if credit["as_of"] else "",
         open_orders=[o for o in mine if o.status not in CLOSED][:10],
         shipments=shipments,
         todos=todos_for(current_user, mine),

@@ -8,7 +8,6 @@ from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.jobs.timers import fire_due_timers
 from app.notify.models import OutboxMessage
-from app.notify.services import deliver_outbox
 
 
 def _start(api, admission_data, **data):
@@ -42,7 +41,7 @@ def test_reminder_at_24h_then_escalation_to_director_at_72h(api, admission_data)
     assert _notes(mgr_east) == [] and db.session.query(OutboxMessage).count() == 0
 
     assert fire_due_timers("w1", now=started + timedelta(hours=25)) == 1
-    assert run_due_jobs("w1") == 1  # the reminder service task
+    assert run_due_jobs("w1") == 2  # the reminder service task, then its SMS delivery job
     db.session.remove()
     [note] = _notes(mgr_east, "reminder")
     assert note["task_id"] == task["id"] and note["link"] == f"/tasks/{task['id']}"
@@ -50,7 +49,7 @@ def test_reminder_at_24h_then_escalation_to_director_at_72h(api, admission_data)
     assert _notes(mgr_south) == [] and _notes(director) == []
     [sms] = mgr_east.client.get("/api/v1/outbox?channel=sms",
                                 headers=api("admin").headers).json
-    assert sms["recipient"] == "13800000101" and sms["status"] == "queued"
+    assert sms["recipient"] == "13800000101" and sms["status"] == "sent"
     assert "Reminder" in sms["payload"]["text"]
     # Reminding changes nothing: the same task is still open for mgr_east.
     assert [t["id"] for t in mgr_east.get("/api/v1/tasks?scope=group").json] == [task["id"]]
@@ -84,12 +83,11 @@ def test_reminder_sms_is_sent_by_the_worker_through_the_embedded_outbox(api, adm
     started = utcnow()
     _start(api, admission_data)
     fire_due_timers("w1", now=started + timedelta(hours=25))
-    run_due_jobs("w1")
-    assert deliver_outbox() == 1
+    run_due_jobs("w1")  # the reminder queues the SMS, whose delivery job runs next
     db.session.remove()
     [sms] = api("admin").get("/api/v1/outbox?channel=sms&status=sent").json
     assert sms["external_id"].startswith("local-") and sms["attempts"] == 1
-    assert deliver_outbox() == 0
+    assert run_due_jobs("w1") == 0
 
 
 def test_durations_are_configurable_per_deployment(app, api, admission_data):
@@ -140,6 +138,6 @@ def test_returned_and_resubmitted_review_gets_fresh_timers(api, admission_data):
     due = db.session.get(ProcessInstance, instance_id).next_timer_at
     assert timedelta(hours=23, minutes=59) < due - resubmitted < timedelta(hours=24, minutes=1)
     assert fire_due_timers("w1", now=resubmitted + timedelta(hours=25)) == 1
-    assert run_due_jobs("w1") == 1
+    assert run_due_jobs("w1") == 2  # the reminder and its SMS delivery
     db.session.remove()
     assert len(_notes(mgr, "reminder")) == 1

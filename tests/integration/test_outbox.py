@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -13,9 +14,10 @@ from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
 from app.engine.services import deploy_files
 from app.extensions import db
+from app.jobs.models import Job
 from app.jobs.services import run_due_jobs
 from app.notify.models import OutboxMessage
-from app.notify.services import deliver_outbox, queue_message, sign_embedded_contracts
+from app.notify.services import queue_message, sign_embedded_contracts
 from app.tasks.services import start_instance
 
 
@@ -56,65 +58,103 @@ def gateway(app):
     gw.server.server_close()
 
 
+def _make_due(msg: OutboxMessage) -> None:
+    """Time travel: the message's delivery job is due now (its backoff has passed)."""
+    db.session.execute(update(Job).where(Job.id == msg.job_id).values(due_at=utcnow()))
+    db.session.commit()
+
+
 def test_sms_goes_to_the_http_gateway_with_token_and_idempotency_key(api, gateway):
     msg = queue_message("sms", "13800000101", {"text": "请审批"})
     db.session.commit()
-    assert deliver_outbox() == 1
+    job = db.session.get(Job, msg.job_id)
+    assert job.operation == "notify.deliver" and job.kind == "call" and job.status == "pending"
+    assert run_due_jobs("w") == 1
     [req] = gateway.requests
     assert req["path"] == "/sms" and req["json"] == {"to": "13800000101", "text": "请审批"}
     assert req["auth"] == "Bearer s3cret" and req["key"] == f"outbox-{msg.id}"
     [row] = api("admin").get("/api/v1/outbox?status=sent").json
     assert row["external_id"] == "gw-1" and row["attempts"] == 1
+    assert run_due_jobs("w") == 0  # sent once
 
 
-def test_failing_gateway_retries_with_backoff_then_fails_and_can_be_retried(app, api, gateway):
+def test_a_failing_gateway_retries_as_a_job_then_is_an_incident_an_admin_retries(app, api, login,
+                                                                                  gateway):
     app.config["JOB_BACKOFF_SECONDS"] = 10
     gateway.status = 503
     msg = queue_message("sms", "13800000101", {"text": "x"})
     db.session.commit()
-    now = utcnow()
-    assert deliver_outbox(now) == 1
-    db.session.refresh(msg)
-    assert msg.status == "queued" and "HTTP 503" in msg.last_error
-    assert deliver_outbox(now + timedelta(seconds=5)) == 0  # backing off
-    assert deliver_outbox(now + timedelta(seconds=11)) == 1  # second attempt after 10 s
-    later = now + timedelta(seconds=11)
-    for attempt in range(3, app.config["JOB_MAX_ATTEMPTS"] + 1):
-        later += timedelta(seconds=10 * 2 ** (attempt - 2) + 1)
-        assert deliver_outbox(later) == 1
-    db.session.refresh(msg)
-    assert msg.status == "failed" and msg.attempts == app.config["JOB_MAX_ATTEMPTS"]
-    assert deliver_outbox(later + timedelta(days=1)) == 0
+    assert run_due_jobs("w") == 1
+    db.session.expire_all()
+    job = db.session.get(Job, msg.job_id)
+    assert job.status == "pending" and "HTTP 503" in job.last_error
+    assert job.due_at > utcnow() + timedelta(seconds=8)  # backing off
+    assert run_due_jobs("w") == 0
     admin = api("admin")
+    [queued] = admin.get("/api/v1/outbox?status=queued").json
+    assert queued["id"] == msg.id and queued["attempts"] == 1 and "HTTP 503" in queued["last_error"]
+    for _ in range(2, app.config["JOB_MAX_ATTEMPTS"] + 1):
+        _make_due(msg)
+        assert run_due_jobs("w") == 1
+    assert len(gateway.requests) == app.config["JOB_MAX_ATTEMPTS"]
     [failed] = admin.get("/api/v1/outbox?status=failed").json
     assert failed["id"] == msg.id and "HTTP 503" in failed["last_error"]
-    assert len(admin.get("/api/v1/audit?action=outbox.failed").json) == 1
+    assert failed["attempts"] == app.config["JOB_MAX_ATTEMPTS"]
+    [incident] = admin.get("/api/v1/incidents").json
+    assert incident["operation"] == "notify.deliver" and incident["job_id"] == msg.job_id
+    assert incident["instance_id"] is None
+    assert "notify.deliver" in login("admin").get("/admin/incidents").get_data(as_text=True)
 
     gateway.status = 200
-    assert admin.post(f"/api/v1/outbox/{msg.id}/retry").status_code == 200
-    assert admin.post(f"/api/v1/outbox/{msg.id}/retry").status_code == 409
-    assert deliver_outbox() == 1
-    db.session.refresh(msg)
+    assert admin.post(f"/api/v1/incidents/{incident['id']}/retry").status_code == 200
+    assert admin.post(f"/api/v1/outbox/{msg.id}/retry").status_code == 409  # queued again
+    assert run_due_jobs("w") == 1
+    db.session.expire_all()
+    msg = db.session.get(OutboxMessage, msg.id)
     assert msg.status == "sent" and msg.external_id == "gw-1"
+    assert admin.get("/api/v1/incidents").json == []
+
+
+def test_the_outbox_retry_button_retries_the_delivery_incident(app, api, gateway):
+    app.config.update(JOB_MAX_ATTEMPTS=1, WECOM_URL=gateway.url + "/wecom")
+    try:
+        gateway.status = 503
+        msg = queue_message("wecom", "mgr_east", {"text": "x"})
+        db.session.commit()
+        run_due_jobs("w")
+        admin = api("admin")
+        [incident] = admin.get("/api/v1/incidents").json
+        assert incident["operation"] == "notify.deliver"
+        gateway.status = 200
+        r = admin.post(f"/api/v1/outbox/{msg.id}/retry")
+        assert r.status_code == 200 and r.json["status"] == "queued"
+        assert admin.get("/api/v1/incidents?status=retried").json[0]["id"] == incident["id"]
+        assert run_due_jobs("w") == 1
+    finally:
+        app.config.update(JOB_MAX_ATTEMPTS=5, WECOM_URL=None)
+    [sent] = admin.get("/api/v1/outbox?status=sent").json
+    assert sent["id"] == msg.id and sent["external_id"] == "gw-1"
+    assert [r["path"] for r in gateway.requests] == ["/wecom", "/wecom"]
 
 
 def test_a_stalled_gateway_is_abandoned_at_the_timeout(app, gateway):
-    app.config["NOTIFY_TIMEOUT_SECONDS"] = 0.3
+    app.config.update(NOTIFY_TIMEOUT_SECONDS=0.3, JOB_BACKOFF_SECONDS=10)
     gateway.delay = 2
     msg = queue_message("sms", "13800000101", {"text": "x"})
     db.session.commit()
     began = time.monotonic()
-    assert deliver_outbox() == 1
+    assert run_due_jobs("w") == 1
     assert time.monotonic() - began < 1.5
-    db.session.refresh(msg)
-    assert msg.status == "queued" and "Timeout" in msg.last_error
+    db.session.expire_all()
+    msg = db.session.get(OutboxMessage, msg.id)
+    assert msg.delivery_status == "queued" and "Timeout" in msg.delivery_error
 
 
 def test_without_a_gateway_the_outbox_is_the_destination(api):
     queue_message("wecom", "mgr_east", {"text": "hello"})
     queue_message("sms", "13800000101", {"text": "hi"})
     db.session.commit()
-    assert deliver_outbox() == 2
+    assert run_due_jobs("w") == 2
     admin = api("admin")
     rows = admin.get("/api/v1/outbox").json
     assert {r["channel"] for r in rows} == {"wecom", "sms"}
@@ -174,9 +214,8 @@ def test_embedded_esign_signs_after_the_delay_and_wakes_the_matching_instance(ap
     deploy_files({"contract_sign.bpmn": SIGN}, "test")
     db.session.commit()
     first, second = _start_signing("admin"), _start_signing("analyst")
-    assert run_due_jobs("w") == 2  # two contracts queued for signature
+    assert run_due_jobs("w") == 4  # two contracts queued for signature, and sent
     now = utcnow()
-    assert deliver_outbox(now) == 2
     delay = app.config["ESIGN_SIGN_DELAY_SECONDS"]
     assert sign_embedded_contracts(now + timedelta(seconds=delay - 1)) == 0
     assert sign_embedded_contracts(now + timedelta(seconds=delay + 1)) == 2
@@ -196,7 +235,7 @@ def test_contract_goes_to_the_esign_service_which_calls_back_itself(api, gateway
     msg = queue_message("esign", "applicant", {"contract_id": "C-5", "signer": "applicant",
                                                 "title": "经销协议"})
     db.session.commit()
-    assert deliver_outbox() == 1
+    assert run_due_jobs("w") == 1
     [req] = gateway.requests
     assert req["path"] == "/contracts" and req["auth"] == "Bearer e-token"
     assert req["json"]["contract_id"] == "C-5"
