@@ -24,7 +24,9 @@ def list_price_changes(query):
 @blp.route("/price-changes", methods=["POST"])
 @blp.arguments(schemas.PriceChangeIn)
 @blp.response(201, schemas.PriceChangeOut)
-@blp.alt_response(200, schema=schemas.PriceChangeOut, description="The same submit_key again: the first change")
+@blp.alt_response(
+    200, schema=schemas.PriceChangeOut, description="The same submit_key again: the first change"
+)
 @require_api(*services.REQUEST_ROLES)
 def create_price_change(data):
     """Request a price change (PR00 / K004 / K007 lines); it starts the ``price_change`` approval."""
@@ -90,8 +92,12 @@ def get_price_import_errors(import_id):
 def download_price_import_errors(import_id):
     """The uploaded rows with an Error column."""
     imp = _import(import_id)
-    return send_file(imports.error_workbook(imp), as_attachment=True,
-                     download_name=f"price-import-{imp.id}-errors.xlsx", mimetype=imports.XLSX)
+    return send_file(
+        imports.error_workbook(imp),
+        as_attachment=True,
+        download_name=f"price-import-{imp.id}-errors.xlsx",
+        mimetype=imports.XLSX,
+    )
 
 
 @blp.route("/price-lists/export.xlsx", methods=["GET"])

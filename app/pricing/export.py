@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.catalog import services as catalog
 from app.catalog.models import Product, ProductPrice
 from app.core.errors import Forbidden, NotFound
-from app.pricing.imports import HEADER
 from app.extensions import db
+from app.pricing.imports import HEADER
 
 BASE = "base"
 
@@ -42,15 +42,27 @@ def _staff_export(price_list: str):
         select(Product.material_number, Product.name_zh, ProductPrice)
         .join(Product, Product.id == ProductPrice.product_id)
         .where(ProductPrice.price_list.is_(None) if code is None else ProductPrice.price_list == code)
-        .order_by(Product.material_number, ProductPrice.sales_org, ProductPrice.distr_chan, ProductPrice.valid_from)
+        .order_by(
+            Product.material_number, ProductPrice.sales_org, ProductPrice.distr_chan, ProductPrice.valid_from
+        )
     )
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Prices")
     sheet.append([*HEADER, "Name"])
     for material, name, price in rows:
-        sheet.append([material, price.price_list or "", price.amount, price.currency,
-                      price.valid_from, None if price.valid_to == date(9999, 12, 31) else price.valid_to,
-                      price.sales_org, price.distr_chan, name])
+        sheet.append(
+            [
+                material,
+                price.price_list or "",
+                price.amount,
+                price.currency,
+                price.valid_from,
+                None if price.valid_to == date(9999, 12, 31) else price.valid_to,
+                price.sales_org,
+                price.distr_chan,
+                name,
+            ]
+        )
     return f"prices-{price_list}.xlsx", _save(book)
 
 
@@ -59,8 +71,11 @@ def _dealer_export(user, price_list: str | None):
     own = {a.price_list for a in areas}
     if price_list and price_list not in own:
         raise NotFound(f"Price list {price_list} not found")
-    products = list(db.session.scalars(
-        select(Product).where(*catalog.visibility_filters(user)).order_by(Product.material_number)))
+    products = list(
+        db.session.scalars(
+            select(Product).where(*catalog.visibility_filters(user)).order_by(Product.material_number)
+        )
+    )
     prices = catalog.prices_for_dealer(user.dealer_id, [p.id for p in products], areas=areas)
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Prices")
@@ -73,6 +88,16 @@ def _dealer_export(user, price_list: str | None):
         own_list = lists.get((price.sales_org, price.distr_chan, price.division))
         if price_list and own_list != price_list:
             continue
-        sheet.append([product.material_number, product.name_zh, product.sales_unit, own_list,
-                      price.amount, price.currency, price.sales_org, price.distr_chan])
+        sheet.append(
+            [
+                product.material_number,
+                product.name_zh,
+                product.sales_unit,
+                own_list,
+                price.amount,
+                price.currency,
+                price.sales_org,
+                price.distr_chan,
+            ]
+        )
     return f"prices-{'-'.join(sorted(own)) or 'none'}.xlsx", _save(book)

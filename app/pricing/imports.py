@@ -41,7 +41,16 @@ COLUMNS = {
     "distr_chan": ("channel", "distribution channel", "分销渠道"),
 }
 REQUIRED = ("product", "amount", "valid_from")
-HEADER = ("Product code", "Price list", "Amount", "Currency", "Valid from", "Valid to", "Sales org", "Channel")
+HEADER = (
+    "Product code",
+    "Price list",
+    "Amount",
+    "Currency",
+    "Valid from",
+    "Valid to",
+    "Sales org",
+    "Channel",
+)
 PROGRESS_EVERY = 500
 STALE_AFTER = timedelta(minutes=2)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -102,12 +111,23 @@ def queue_import(file_storage, policy: str, reason: str, user) -> PriceImport:
     if errors:
         raise ValidationFailed(errors)
     name = (file_storage.filename or "prices.xlsx").replace("\\", "/").rsplit("/", 1)[-1][:255]
-    imp = PriceImport(policy=policy, filename=name, content=content, reason=reason.strip(),
-                      created_by=user.username, errors=[])
+    imp = PriceImport(
+        policy=policy,
+        filename=name,
+        content=content,
+        reason=reason.strip(),
+        created_by=user.username,
+        errors=[],
+    )
     db.session.add(imp)
     db.session.flush()
-    record(user.username, "price_import.queued", target_type="price_import", target_id=imp.id,
-           details={"filename": name, "policy": policy, "bytes": len(content)})
+    record(
+        user.username,
+        "price_import.queued",
+        target_type="price_import",
+        target_id=imp.id,
+        details={"filename": name, "policy": policy, "bytes": len(content)},
+    )
     return imp
 
 
@@ -123,7 +143,11 @@ def run_queued_imports() -> dict:
         except Exception as exc:  # noqa: BLE001 - a broken file must not stop the others
             db.session.rollback()
             imp = db.session.get(PriceImport, imp.id)
-            imp.status, imp.failure, imp.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], utcnow()
+            imp.status, imp.failure, imp.finished_at = (
+                "failed",
+                f"{type(exc).__name__}: {exc}"[:2000],
+                utcnow(),
+            )
             db.session.commit()
         done += 1
     return {"imports": done}
@@ -133,8 +157,12 @@ def _claim() -> PriceImport | None:
     now = utcnow()
     candidate = db.session.scalar(
         select(PriceImport.id)
-        .where(or_(PriceImport.status == "queued",
-                   (PriceImport.status == "running") & (PriceImport.heartbeat_at < now - STALE_AFTER)))
+        .where(
+            or_(
+                PriceImport.status == "queued",
+                (PriceImport.status == "running") & (PriceImport.heartbeat_at < now - STALE_AFTER),
+            )
+        )
         .order_by(PriceImport.id)
         .limit(1)
     )
@@ -143,8 +171,10 @@ def _claim() -> PriceImport | None:
         return None
     taken = db.session.execute(
         update(PriceImport)
-        .where(PriceImport.id == candidate,
-               or_(PriceImport.status == "queued", PriceImport.heartbeat_at < now - STALE_AFTER))
+        .where(
+            PriceImport.id == candidate,
+            or_(PriceImport.status == "queued", PriceImport.heartbeat_at < now - STALE_AFTER),
+        )
         .values(status="running", heartbeat_at=now, processed=0)
     ).rowcount
     db.session.commit()
@@ -159,8 +189,7 @@ def _rows(content: bytes):
         rows = book.worksheets[0].iter_rows(values_only=True)
         header = next(rows, ())
         yield header
-        for row in rows:
-            yield row
+        yield from rows
     finally:
         book.close()
 
@@ -177,7 +206,9 @@ def process_import(imp: PriceImport) -> None:
     for number, row in enumerate(rows, start=2):
         if not any(v not in (None, "") for v in row):
             continue
-        line, problems = checker.check(number, {k: row[i] if i < len(row) else None for k, i in columns.items()})
+        line, problems = checker.check(
+            number, {k: row[i] if i < len(row) else None for k, i in columns.items()}
+        )
         errors += problems
         if line is not None:
             good.append(line)
@@ -195,14 +226,22 @@ def process_import(imp: PriceImport) -> None:
         {"submit_key": f"import:{imp.id}", "reason": imp.reason, "lines": good}, user, source="import"
     )
     imp.status, imp.price_change_id, imp.finished_at = "done", change.id, utcnow()
-    record(imp.created_by, "price_import.done", target_type="price_import", target_id=imp.id,
-           details={"rows": seen, "errors": len(errors), "price_change": change.number})
+    record(
+        imp.created_by,
+        "price_import.done",
+        target_type="price_import",
+        target_id=imp.id,
+        details={"rows": seen, "errors": len(errors), "price_change": change.number},
+    )
     db.session.commit()
 
 
 def _progress(imp: PriceImport, seen: int, errors: int) -> None:
-    db.session.execute(update(PriceImport).where(PriceImport.id == imp.id)
-                       .values(processed=seen, error_count=errors, heartbeat_at=utcnow()))
+    db.session.execute(
+        update(PriceImport)
+        .where(PriceImport.id == imp.id)
+        .values(processed=seen, error_count=errors, heartbeat_at=utcnow())
+    )
     db.session.commit()
 
 
@@ -261,13 +300,22 @@ class RowChecker:
             return None, errors
         key = (product_id, price_list, org, chan, start)
         if key in self.seen:
-            return None, [{"row": number, "column": "product code",
-                           "reason": f"Duplicate of row {self.seen[key]}"}]
+            return None, [
+                {"row": number, "column": "product code", "reason": f"Duplicate of row {self.seen[key]}"}
+            ]
         self.seen[key] = number
-        return {"condition_type": "PR00", "product_id": product_id, "price_list": price_list,
-                "sales_org": org or None, "distr_chan": (chan or "10") if org else None,
-                "amount": amount, "percent": None, "currency": currency, "valid_from": start,
-                "valid_to": end}, []
+        return {
+            "condition_type": "PR00",
+            "product_id": product_id,
+            "price_list": price_list,
+            "sales_org": org or None,
+            "distr_chan": (chan or "10") if org else None,
+            "amount": amount,
+            "percent": None,
+            "currency": currency,
+            "valid_from": start,
+            "valid_to": end,
+        }, []
 
 
 def _text(value) -> str:

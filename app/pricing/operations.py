@@ -87,7 +87,9 @@ def write_to_erp(params: dict, ctx: CallContext) -> dict:
             idempotency_key=f"{ctx.idempotency_key}:{batch}", instance_id=ctx.instance_id, actor=ctx.actor
         )
         try:
-            result = setter.fn(setter.load_params({"conditions": records[start : start + ERP_BATCH]}), batch_ctx)
+            result = setter.fn(
+                setter.load_params({"conditions": records[start : start + ERP_BATCH]}), batch_ctx
+            )
         except BusinessError as exc:
             raise BusinessError(
                 "ERP_PRICES_REJECTED",

@@ -117,7 +117,10 @@ def create_price_change(data: dict, user, source: str = "manual") -> tuple[Price
 
 def add_lines(change: PriceChange, lines: list[dict]) -> None:
     """Insert resolved lines in bulk (an import may bring tens of thousands)."""
-    rows = [{"change_id": change.id, "line_no": (n + 1) * 10, "created_at": utcnow(), **ln} for n, ln in enumerate(lines)]
+    rows = [
+        {"change_id": change.id, "line_no": (n + 1) * 10, "created_at": utcnow(), **ln}
+        for n, ln in enumerate(lines)
+    ]
     for chunk in _chunks(rows, 2000):
         db.session.execute(PriceChangeLine.__table__.insert(), chunk)
     change.line_count = len(lines)
@@ -159,7 +162,9 @@ def _products(ids: set[int]) -> dict[int, tuple[Product, list[tuple[str, str]]]]
         found |= {p.id: (p, []) for p in db.session.scalars(select(Product).where(Product.id.in_(chunk)))}
     for chunk in _chunks(sorted(found), 900):
         for area in db.session.scalars(
-            select(ProductSalesArea).where(ProductSalesArea.product_id.in_(chunk)).order_by(ProductSalesArea.id)
+            select(ProductSalesArea)
+            .where(ProductSalesArea.product_id.in_(chunk))
+            .order_by(ProductSalesArea.id)
         ):
             pair = (area.sales_org, area.distr_chan)
             if pair not in found[area.product_id][1]:
@@ -178,7 +183,9 @@ def _dealers(ids: set[int]) -> dict[int, tuple[Dealer, list[tuple[str, str]]]]:
     return found
 
 
-def _resolve_line(n: int, ln: dict, products: dict, dealers: dict, price_lists: set[str]) -> tuple[dict, list[dict]]:
+def _resolve_line(
+    n: int, ln: dict, products: dict, dealers: dict, price_lists: set[str]
+) -> tuple[dict, list[dict]]:
     kind, problems = ln["condition_type"], {}
     product = dealer = None
     areas: list[tuple[str, str]] = []
@@ -249,7 +256,9 @@ def _fill_old_and_percent(rows: list[dict]) -> None:
     for r in rows:
         if r["condition_type"] != "PR00":
             continue
-        r["old_amount"] = old.get((r["product_id"], r["sales_org"], r["distr_chan"], r["price_list"], r["valid_from"]))
+        r["old_amount"] = old.get(
+            (r["product_id"], r["sales_org"], r["distr_chan"], r["price_list"], r["valid_from"])
+        )
         if r["amount"] is None and r["_percent"] is not None and r["old_amount"] is not None:
             factor = 1 + r["_percent"] / Decimal(100)
             r["amount"] = (r["old_amount"] * factor).quantize(CENT, rounding=ROUND_HALF_UP)
@@ -285,7 +294,9 @@ def _in_instance(change_id: int, instance_id: int | None) -> PriceChange:
     return change
 
 
-def apply_decision(change_id: int, decision: str, comment: str | None, decided_by: str | None, instance_id) -> PriceChange:
+def apply_decision(
+    change_id: int, decision: str, comment: str | None, decided_by: str | None, instance_id
+) -> PriceChange:
     """The approver's outcome: ``writing`` (to the ERP next) or ``rejected`` with the reason."""
     change = _in_instance(change_id, instance_id)
     target = "writing" if decision == "approve" else "rejected"
@@ -339,7 +350,9 @@ def record_erp_error(change_id: int, message: str, instance_id) -> PriceChange:
     return change
 
 
-def resolve_erp_error(change_id: int, decision: str, comment: str | None, actor: str | None, instance_id) -> PriceChange:
+def resolve_erp_error(
+    change_id: int, decision: str, comment: str | None, actor: str | None, instance_id
+) -> PriceChange:
     """The requester resubmits the (corrected) change for approval, or cancels it."""
     change = _in_instance(change_id, instance_id)
     target = "pending" if decision == "resubmit" else "cancelled"
@@ -453,4 +466,6 @@ def _cut(prices: list[ProductPrice], start: date, end: date) -> list[ProductPric
 
 
 def counts_by_status() -> dict[str, int]:
-    return dict(db.session.execute(select(PriceChange.status, func.count()).group_by(PriceChange.status)).all())
+    return dict(
+        db.session.execute(select(PriceChange.status, func.count()).group_by(PriceChange.status)).all()
+    )

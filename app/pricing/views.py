@@ -21,8 +21,18 @@ bp = Blueprint("pricing", __name__)
 FORM_ROWS = 5
 SHOWN_LINES = 500
 SHOWN_ERRORS = 200
-LINE_FIELDS = ("condition_type", "product", "dealer", "price_list", "sales_org", "distr_chan",
-               "amount", "percent", "valid_from", "valid_to")
+LINE_FIELDS = (
+    "condition_type",
+    "product",
+    "dealer",
+    "price_list",
+    "sales_org",
+    "distr_chan",
+    "amount",
+    "percent",
+    "valid_from",
+    "valid_to",
+)
 
 
 def _require(*roles: str) -> None:
@@ -62,8 +72,19 @@ def _form_lines(form) -> list[dict]:
         cells = {name: (values[n].strip() if n < len(values) else "") for name, values in columns.items()}
         if not any(cells[k] for k in ("product", "dealer", "amount", "percent")):
             continue
-        row = {k: cells[k] or None for k in ("condition_type", "price_list", "sales_org", "distr_chan",
-                                              "amount", "percent", "valid_from", "valid_to")}
+        row = {
+            k: cells[k] or None
+            for k in (
+                "condition_type",
+                "price_list",
+                "sales_org",
+                "distr_chan",
+                "amount",
+                "percent",
+                "valid_from",
+                "valid_to",
+            )
+        }
         row["product_id"] = _id_of(Product, Product.material_number, cells["product"])
         row["dealer_id"] = _id_of(Dealer, Dealer.code, cells["dealer"])
         rows.append(row)
@@ -83,8 +104,11 @@ def new():
     _require(*services.REQUEST_ROLES)
     errors, form = {}, request.form
     if request.method == "POST":
-        raw = {"reason": form.get("reason", ""), "submit_key": form.get("submit_key", ""),
-               "lines": _form_lines(form)}
+        raw = {
+            "reason": form.get("reason", ""),
+            "submit_key": form.get("submit_key", ""),
+            "lines": _form_lines(form),
+        }
         try:
             data = PriceChangeIn().load(raw)
             change, _created = services.create_price_change(data, current_user)
@@ -114,8 +138,12 @@ def new_import():
     errors = {}
     if request.method == "POST":
         try:
-            imp = imports.queue_import(request.files.get("file"), request.form.get("policy") or "all_or_nothing",
-                                       request.form.get("reason") or "", current_user)
+            imp = imports.queue_import(
+                request.files.get("file"),
+                request.form.get("policy") or "all_or_nothing",
+                request.form.get("reason") or "",
+                current_user,
+            )
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -141,5 +169,9 @@ def export_page():
     if not (is_dealer or current_user.has_role(*catalog.STAFF_ROLES, "marketing")):
         raise Forbidden(_("Your role may not export price lists"))
     own = sorted({a.price_list for a in catalog.dealer_areas(current_user.dealer_id)}) if is_dealer else []
-    return render_template("pricing/export.html", is_dealer=is_dealer, own=own,
-                           price_lists=[] if is_dealer else sorted(services.known_price_lists()))
+    return render_template(
+        "pricing/export.html",
+        is_dealer=is_dealer,
+        own=own,
+        price_lists=[] if is_dealer else sorted(services.known_price_lists()),
+    )

@@ -49,20 +49,40 @@ def test_promotions_go_to_the_erp_as_item_conditions_and_the_net_values_agree(ap
     db.session.commit()
     marketing = api("marketing")
     # 特价 tea 40.00 for the first 30 cases (list 42.50): a mixed line → PR00 list + RB00.
-    _live(marketing, code="TJ-TEA", kind="special_price",
-          rule={"price": "40.00", "cap_per_dealer": 30}, scope={"products": [catalogue["FG-TEA-500"]]})
+    _live(
+        marketing,
+        code="TJ-TEA",
+        kind="special_price",
+        rule={"price": "40.00", "cap_per_dealer": 30},
+        scope={"products": [catalogue["FG-TEA-500"]]},
+    )
     # 特价 cola 55.00 without a cap: one price for the whole line → PR00 override.
-    _live(marketing, code="TJ-COLA", kind="special_price", rule={"price": "55.00"},
-          scope={"products": [catalogue["FG-COLA-330"]]})
+    _live(
+        marketing,
+        code="TJ-COLA",
+        kind="special_price",
+        rule={"price": "55.00"},
+        scope={"products": [catalogue["FG-COLA-330"]]},
+    )
     # 满减 over everything, special-price lines included: 2,000 → 120 off, shared pro rata.
-    _live(marketing, code="MJ-ALL", kind="full_reduction",
-          rule={"tiers": [{"threshold": "2000", "discount": "120"}], "include_promoted_lines": True})
+    _live(
+        marketing,
+        code="MJ-ALL",
+        kind="full_reduction",
+        rule={"tiers": [{"threshold": "2000", "discount": "120"}], "include_promoted_lines": True},
+    )
 
     dealer = api("dealer_east")
-    r = dealer.post("/api/v1/orders", json={
-        "lines": [{"product_id": catalogue["FG-TEA-500"], "quantity": 45},
-                  {"product_id": catalogue["FG-COLA-330"], "quantity": 10}],
-        "submit_key": uuid.uuid4().hex})
+    r = dealer.post(
+        "/api/v1/orders",
+        json={
+            "lines": [
+                {"product_id": catalogue["FG-TEA-500"], "quantity": 45},
+                {"product_id": catalogue["FG-COLA-330"], "quantity": 10},
+            ],
+            "submit_key": uuid.uuid4().hex,
+        },
+    )
     assert r.status_code == 201, r.json
     # tea 30×40 + 15×42.50 = 1,837.50; cola 10×55 = 550; 2,387.50 − 120 = 2,267.50
     assert r.json["net_total"] == "2267.50"
@@ -85,7 +105,8 @@ def test_promotions_go_to_the_erp_as_item_conditions_and_the_net_values_agree(ap
         items = {i["item_number"]: i["material"] for i in erp["items"]}
         for cond in erp["conditions"]:
             by_material.setdefault(items[cond["item_number"]], []).append(
-                (cond["type"], Decimal(cond["rate"]), Decimal(cond["value"])))
+                (cond["type"], Decimal(cond["rate"]), Decimal(cond["value"]))
+            )
     assert total == order_total == Decimal("2267.50")
 
     tea, cola = by_material["DF-BV-3001"], by_material["DF-BV-1001"]

@@ -22,13 +22,18 @@ def _erp_materials(catalogue):
 
 
 def _request(cs, lines, reason="旺季调价 peak-season prices", key=None):
-    return cs.post("/api/v1/price-changes",
-                   json={"reason": reason, "submit_key": key or uuid.uuid4().hex, "lines": lines})
+    return cs.post(
+        "/api/v1/price-changes",
+        json={"reason": reason, "submit_key": key or uuid.uuid4().hex, "lines": lines},
+    )
 
 
 def _task(client, bpmn_id):
-    tasks = [t for t in client.get("/api/v1/tasks?scope=group").json + client.get("/api/v1/tasks?scope=mine").json
-             if t["bpmn_id"] == bpmn_id]
+    tasks = [
+        t
+        for t in client.get("/api/v1/tasks?scope=group").json + client.get("/api/v1/tasks?scope=mine").json
+        if t["bpmn_id"] == bpmn_id
+    ]
     assert tasks, f"no {bpmn_id} task"
     task = tasks[0]
     if task.get("assignee") is None:
@@ -49,7 +54,9 @@ def _erp_conditions(**params):
 
     db.session.commit()  # the ERP message log writes in its own transaction
     loaded = GetConditionsParams().load(params)
-    return get_price_conditions(loaded, CallContext(idempotency_key="t", instance_id=0, actor="t"))["conditions"]
+    return get_price_conditions(loaded, CallContext(idempotency_key="t", instance_id=0, actor="t"))[
+        "conditions"
+    ]
 
 
 def _preview_price(dealer, product_id):
@@ -63,13 +70,28 @@ def test_an_approved_change_reaches_the_erp_and_then_the_catalogue(api, catalogu
     cs, dealer = api("cs"), api("dealer_east")
     east = db.session.scalar(select(Dealer).where(Dealer.code == "DE000001"))
     assert _preview_price(dealer, catalogue["FG-TEA-500"]) == "42.50"
-    r = _request(cs, [
-        {"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "price_list": "01",
-         "amount": "44.00", "valid_from": str(TODAY)},
-        {"condition_type": "PR00", "product_id": catalogue["FG-COLA-330"], "sales_org": "1000",
-         "distr_chan": "10", "percent": "-10", "valid_from": str(TODAY), "valid_to": str(TODAY + timedelta(days=30))},
-        {"condition_type": "K007", "dealer_id": east.id, "amount": "3", "valid_from": str(TODAY)},
-    ])
+    r = _request(
+        cs,
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "price_list": "01",
+                "amount": "44.00",
+                "valid_from": str(TODAY),
+            },
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-COLA-330"],
+                "sales_org": "1000",
+                "distr_chan": "10",
+                "percent": "-10",
+                "valid_from": str(TODAY),
+                "valid_to": str(TODAY + timedelta(days=30)),
+            },
+            {"condition_type": "K007", "dealer_id": east.id, "amount": "3", "valid_from": str(TODAY)},
+        ],
+    )
     assert r.status_code == 201, r.json
     change = r.json
     assert change["status"] == "pending" and change["number"].startswith("PC")
@@ -92,16 +114,26 @@ def test_an_approved_change_reaches_the_erp_and_then_the_catalogue(api, catalogu
 
     erp_tea = _erp_conditions(condition_type="PR00", material="DF-BV-3001", price_list="01")
     assert [(c["sales_org"], c["amount"], c["valid_from"]) for c in erp_tea] == [
-        ("1000", "44.00", str(TODAY)), ("2000", "44.00", str(TODAY))]
-    erp_cola = _erp_conditions(condition_type="PR00", material="DF-BV-1001", sales_org="1000",
-                               distr_chan="10", valid_on=str(TODAY))
+        ("1000", "44.00", str(TODAY)),
+        ("2000", "44.00", str(TODAY)),
+    ]
+    erp_cola = _erp_conditions(
+        condition_type="PR00", material="DF-BV-1001", sales_org="1000", distr_chan="10", valid_on=str(TODAY)
+    )
     assert [c["amount"] for c in erp_cola if c["price_list"] is None] == ["52.20"]
     # after the cola's 30 days its old ERP price comes back (the record was cut, not replaced)
-    later = _erp_conditions(condition_type="PR00", material="DF-BV-1001", sales_org="1000",
-                            distr_chan="10", valid_on=str(TODAY + timedelta(days=31)))
+    later = _erp_conditions(
+        condition_type="PR00",
+        material="DF-BV-1001",
+        sales_org="1000",
+        distr_chan="10",
+        valid_on=str(TODAY + timedelta(days=31)),
+    )
     assert [c["amount"] for c in later] == ["48.00"]
     assert [c["amount"] for c in _erp_conditions(condition_type="K007", customer_number="10001")] == ["3.00"]
-    actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "price_change")))
+    actions = set(
+        db.session.scalars(select(AuditEvent.action).where(AuditEvent.target_type == "price_change"))
+    )
     assert {"price_change.requested", "price_change.approved", "price_change.applied"} <= actions
 
 
@@ -111,8 +143,19 @@ def test_the_catalogue_price_returns_after_the_validity_of_a_change(api, catalog
     _erp_materials(catalogue)
     east = db.session.scalar(select(Dealer).where(Dealer.code == "DE000001"))
     end = TODAY + timedelta(days=7)
-    r = _request(api("cs"), [{"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "price_list": "01",
-                              "amount": "39.00", "valid_from": str(TODAY), "valid_to": str(end)}])
+    r = _request(
+        api("cs"),
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "price_list": "01",
+                "amount": "39.00",
+                "valid_from": str(TODAY),
+                "valid_to": str(end),
+            }
+        ],
+    )
     assert r.status_code == 201, r.json
     _complete(api("director"), "director_review", decision="approve", comment="ok")
     tea = catalogue["FG-TEA-500"]
@@ -122,8 +165,18 @@ def test_the_catalogue_price_returns_after_the_validity_of_a_change(api, catalog
 
 def test_a_rejection_keeps_the_reason_and_changes_nothing(api, catalogue):
     cs = api("cs")
-    r = _request(cs, [{"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "price_list": "01",
-                       "amount": "30.00", "valid_from": str(TODAY)}])
+    r = _request(
+        cs,
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "price_list": "01",
+                "amount": "30.00",
+                "valid_from": str(TODAY),
+            }
+        ],
+    )
     director = api("director")
     task = _task(director, "director_review")
     no_reason = director.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"decision": "reject"}})
@@ -137,21 +190,47 @@ def test_a_rejection_keeps_the_reason_and_changes_nothing(api, catalogue):
 def test_an_erp_rejection_goes_back_to_the_requester_who_corrects_and_resubmits(api, catalogue, sim):
     cs = api("cs")
     # FG-TEA-500 is not a material of the ERP: it refuses the record (ZDF040)
-    r = _request(cs, [{"condition_type": "K004", "product_id": catalogue["FG-TEA-500"], "amount": "1.50",
-                       "valid_from": str(TODAY)}])
+    r = _request(
+        cs,
+        [
+            {
+                "condition_type": "K004",
+                "product_id": catalogue["FG-TEA-500"],
+                "amount": "1.50",
+                "valid_from": str(TODAY),
+            }
+        ],
+    )
     change_id = r.json["id"]
     _complete(api("director"), "director_review", decision="approve", comment="ok")
     refused = cs.get(f"/api/v1/price-changes/{change_id}").json
     assert refused["status"] == "erp_error" and "ZDF040" in refused["erp_error"]
 
     _erp_materials(catalogue)
-    bad = cs.client.put(f"/api/v1/price-changes/{change_id}/lines", headers=cs.headers,
-                        json={"lines": [{"condition_type": "K004", "product_id": 999999, "amount": "1.50",
-                                         "valid_from": str(TODAY)}]})
+    bad = cs.client.put(
+        f"/api/v1/price-changes/{change_id}/lines",
+        headers=cs.headers,
+        json={
+            "lines": [
+                {"condition_type": "K004", "product_id": 999999, "amount": "1.50", "valid_from": str(TODAY)}
+            ]
+        },
+    )
     assert bad.status_code == 422 and "product_id" in bad.json["errors"]["lines"]["0"]
-    fixed = cs.client.put(f"/api/v1/price-changes/{change_id}/lines", headers=cs.headers,
-                          json={"lines": [{"condition_type": "K004", "product_id": catalogue["FG-TEA-500"],
-                                           "amount": "1.50", "valid_from": str(TODAY)}]})
+    fixed = cs.client.put(
+        f"/api/v1/price-changes/{change_id}/lines",
+        headers=cs.headers,
+        json={
+            "lines": [
+                {
+                    "condition_type": "K004",
+                    "product_id": catalogue["FG-TEA-500"],
+                    "amount": "1.50",
+                    "valid_from": str(TODAY),
+                }
+            ]
+        },
+    )
     assert fixed.status_code == 200, fixed.json
     _complete(cs, "fix_change", fix_decision="resubmit")
     assert cs.get(f"/api/v1/price-changes/{change_id}").json["status"] == "pending"
@@ -160,16 +239,36 @@ def test_an_erp_rejection_goes_back_to_the_requester_who_corrects_and_resubmits(
     k004 = _erp_conditions(condition_type="K004", material="DF-BV-3001")
     assert [(c["sales_org"], c["amount"]) for c in k004] == [("1000", "1.50"), ("2000", "1.50")]
     # an applied change cannot be corrected any more
-    again = cs.client.put(f"/api/v1/price-changes/{change_id}/lines", headers=cs.headers,
-                          json={"lines": [{"condition_type": "K004", "product_id": catalogue["FG-TEA-500"],
-                                           "amount": "2.00", "valid_from": str(TODAY)}]})
+    again = cs.client.put(
+        f"/api/v1/price-changes/{change_id}/lines",
+        headers=cs.headers,
+        json={
+            "lines": [
+                {
+                    "condition_type": "K004",
+                    "product_id": catalogue["FG-TEA-500"],
+                    "amount": "2.00",
+                    "valid_from": str(TODAY),
+                }
+            ]
+        },
+    )
     assert again.status_code == 409
 
 
 def test_the_requester_may_cancel_a_change_the_erp_refused(api, catalogue, sim):
     cs = api("cs")
-    r = _request(cs, [{"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "amount": "40.00",
-                       "valid_from": str(TODAY)}])
+    r = _request(
+        cs,
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "amount": "40.00",
+                "valid_from": str(TODAY),
+            }
+        ],
+    )
     _complete(api("director"), "director_review", decision="approve", comment="ok")
     _complete(cs, "fix_change", fix_decision="cancel", fix_comment="物料未在 ERP 建立")
     cancelled = cs.get(f"/api/v1/price-changes/{r.json['id']}").json
@@ -178,22 +277,48 @@ def test_the_requester_may_cancel_a_change_the_erp_refused(api, catalogue, sim):
 
 def test_bad_lines_are_refused_per_field_and_nothing_is_stored(api, catalogue):
     cs = api("cs")
-    r = _request(cs, [
-        {"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "amount": "-5", "valid_from": str(TODAY)},
-        {"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "amount": "5",
-         "valid_from": str(TODAY), "valid_to": str(TODAY - timedelta(days=1))},
-        {"condition_type": "ZZ99", "product_id": catalogue["FG-TEA-500"], "amount": "5", "valid_from": "tomorrow"},
-    ])
+    r = _request(
+        cs,
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "amount": "-5",
+                "valid_from": str(TODAY),
+            },
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "amount": "5",
+                "valid_from": str(TODAY),
+                "valid_to": str(TODAY - timedelta(days=1)),
+            },
+            {
+                "condition_type": "ZZ99",
+                "product_id": catalogue["FG-TEA-500"],
+                "amount": "5",
+                "valid_from": "tomorrow",
+            },
+        ],
+    )
     assert r.status_code == 422
     lines = r.json["errors"]["lines"]
     assert "amount" in lines["0"] and "valid_to" in lines["1"]
     assert {"condition_type", "valid_from"} <= set(lines["2"])
-    unknown = _request(cs, [
-        {"condition_type": "PR00", "product_id": 999999, "amount": "5", "valid_from": str(TODAY)},
-        {"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "price_list": "ZZ", "amount": "5",
-         "valid_from": str(TODAY)},
-        {"condition_type": "K007", "amount": "5", "valid_from": str(TODAY)},
-    ])
+    unknown = _request(
+        cs,
+        [
+            {"condition_type": "PR00", "product_id": 999999, "amount": "5", "valid_from": str(TODAY)},
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "price_list": "ZZ",
+                "amount": "5",
+                "valid_from": str(TODAY),
+            },
+            {"condition_type": "K007", "amount": "5", "valid_from": str(TODAY)},
+        ],
+    )
     assert unknown.status_code == 422
     lines = unknown.json["errors"]["lines"]
     assert "product_id" in lines["0"] and "price_list" in lines["1"] and "dealer_id" in lines["2"]
@@ -202,8 +327,13 @@ def test_bad_lines_are_refused_per_field_and_nothing_is_stored(api, catalogue):
 
 def test_a_double_submit_requests_one_change_and_only_staff_see_changes(api, catalogue):
     cs = api("cs")
-    line = {"condition_type": "PR00", "product_id": catalogue["FG-TEA-500"], "amount": "41.00",
-            "valid_from": str(TODAY), "price_list": "01"}
+    line = {
+        "condition_type": "PR00",
+        "product_id": catalogue["FG-TEA-500"],
+        "amount": "41.00",
+        "valid_from": str(TODAY),
+        "price_list": "01",
+    }
     first = _request(cs, [line], key="pc-key-000001")
     second = _request(cs, [line], key="pc-key-000001")
     assert first.status_code == 201 and second.status_code == 200
@@ -222,14 +352,31 @@ def test_price_change_pages(login, catalogue):
     page = cs.get("/pricing/changes/new")
     assert page.status_code == 200
     key = uuid.uuid4().hex
-    bad = cs.post("/pricing/changes/new", data={
-        "reason": "调价", "submit_key": key, "condition_type[]": ["PR00"], "product[]": ["NOPE-1"],
-        "amount[]": ["-1"], "valid_from[]": [str(TODAY)]})
+    bad = cs.post(
+        "/pricing/changes/new",
+        data={
+            "reason": "调价",
+            "submit_key": key,
+            "condition_type[]": ["PR00"],
+            "product[]": ["NOPE-1"],
+            "amount[]": ["-1"],
+            "valid_from[]": [str(TODAY)],
+        },
+    )
     assert bad.status_code == 422
     assert "A price must be greater than zero" in bad.get_data(as_text=True)
-    ok = cs.post("/pricing/changes/new", data={
-        "reason": "调价", "submit_key": key, "condition_type[]": ["PR00"], "product[]": ["FG-TEA-500"],
-        "price_list[]": ["01"], "amount[]": ["43.00"], "valid_from[]": [str(TODAY)]})
+    ok = cs.post(
+        "/pricing/changes/new",
+        data={
+            "reason": "调价",
+            "submit_key": key,
+            "condition_type[]": ["PR00"],
+            "product[]": ["FG-TEA-500"],
+            "price_list[]": ["01"],
+            "amount[]": ["43.00"],
+            "valid_from[]": [str(TODAY)],
+        },
+    )
     assert ok.status_code == 302, ok.get_data(as_text=True)[:2000]
     detail = cs.get(ok.headers["Location"]).get_data(as_text=True)
     assert "42.50" in detail and "43.00" in detail
