@@ -2,12 +2,15 @@
 
 ``pricing.write_to_erp`` is a remote operation (the worker holds no transaction while it runs):
 it sends the change's condition records through ``erp.set_price_conditions`` in batches, each
-with its own idempotency key derived from the job's, so a retried job rewrites nothing twice.
+with its own idempotency key derived from the job's, so a retried job rewrites nothing twice;
+a big change is written by several jobs in turn (the process loops until ``erp_done``).
 A RETURN error of the ERP becomes the BPMN error ``ERP_PRICES_REJECTED``.
 """
 
+import time
 from datetime import timedelta
 
+from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields, validate
 from sqlalchemy import select
 
@@ -18,7 +21,7 @@ from app.pricing import imports, services
 from app.tasks.models import HumanTask
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
-ERP_BATCH = 500
+ERP_BATCH = 200
 
 
 class _Params(Schema):
@@ -67,38 +70,52 @@ def apply_decision(params: dict, ctx: CallContext) -> dict:
         _last_actor(ctx.instance_id),
         ctx.instance_id,
     )
-    return {"status": change.status}
+    # An approved change is written to the ERP from its first batch on.
+    return {"status": change.status, "_data": {"erp_next_batch": 0, "erp_done": False}}
+
+
+class WriteParams(_Params):
+    start_batch = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
 
 @registry.register(
     "pricing.write_to_erp",
-    schema=_Params,
+    schema=WriteParams,
     description="Write a price change's condition records to the ERP (erp.set_price_conditions)",
 )
 def write_to_erp(params: dict, ctx: CallContext) -> dict:
+    """Send batches from ``start_batch`` on until the time budget is spent.
+
+    A big change (an import of 20,000 rows) takes several jobs: the process loops back here
+    with ``erp_next_batch`` until ``erp_done``, so no single call outlasts the job lease.
+    """
     setter = registry.get("erp.set_price_conditions")
     if setter is None:
         raise ConnectorError("The ERP connector has no erp.set_price_conditions operation")
     change = services.get_price_change(params["price_change_id"])
     records = services.erp_conditions(change)
-    numbers: list[str] = []
-    for batch, start in enumerate(range(0, len(records), ERP_BATCH), start=1):
+    budget = float(current_app.config["PRICE_ERP_WRITE_SECONDS"])
+    started, batch, numbers = time.monotonic(), params["start_batch"], []
+    while batch * ERP_BATCH < len(records) and (not numbers or time.monotonic() - started < budget):
         batch_ctx = CallContext(
             idempotency_key=f"{ctx.idempotency_key}:{batch}", instance_id=ctx.instance_id, actor=ctx.actor
         )
+        first = batch * ERP_BATCH
+        rows = records[first : first + ERP_BATCH]
         try:
-            result = setter.fn(
-                setter.load_params({"conditions": records[start : start + ERP_BATCH]}), batch_ctx
-            )
+            result = setter.fn(setter.load_params({"conditions": rows}), batch_ctx)
         except BusinessError as exc:
             raise BusinessError(
                 "ERP_PRICES_REJECTED",
-                f"{exc.code}: {exc.message}",
+                f"{exc.code}: {exc.message} (records {first + 1}–{first + len(rows)})",
                 payload={"erp_code": exc.code, "erp_message": exc.message, "batch": batch},
             ) from exc
         numbers += [c["condition_number"] for c in result["conditions"]]
-    change.erp_condition_numbers = numbers
-    return {"written": len(numbers)}
+        batch += 1
+    earlier = change.erp_condition_numbers if params["start_batch"] else []
+    change.erp_condition_numbers = [*earlier, *numbers]
+    done = batch * ERP_BATCH >= len(records)
+    return {"written": len(numbers), "_data": {"erp_next_batch": batch, "erp_done": done}}
 
 
 @registry.register(

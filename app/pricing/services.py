@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from app.audit.services import record
 from app.catalog.models import DealerSalesArea, Product, ProductPrice, ProductSalesArea
@@ -460,6 +460,8 @@ def _cut(prices: list[ProductPrice], start: date, end: date) -> list[ProductPric
         if old.valid_from < start:
             old.valid_to = start - day
             kept.append(old)
+        elif inspect(old).pending:
+            db.session.expunge(old)  # a tail cut off by an earlier line of this change
         else:
             db.session.delete(old)
     return kept

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS t001w (werks TEXT PRIMARY KEY, name1 TEXT);
 CREATE TABLE IF NOT EXISTS konp (knumh TEXT PRIMARY KEY, kschl TEXT NOT NULL, vkorg TEXT,
     vtweg TEXT, kunnr TEXT, matnr TEXT, datab TEXT NOT NULL, datbi TEXT NOT NULL,
     kbetr TEXT NOT NULL, konwa TEXT NOT NULL, kmein TEXT, pltyp TEXT);
+CREATE INDEX IF NOT EXISTS konp_key ON konp (kschl, matnr, kunnr, vkorg, vtweg);
 CREATE TABLE IF NOT EXISTS konv (vbeln TEXT, posnr TEXT, stunr INTEGER, kschl TEXT,
     kbetr TEXT, waers TEXT, kwert TEXT, PRIMARY KEY (vbeln, posnr, stunr));
 CREATE TABLE IF NOT EXISTS zdf_cond_keys (idempotency_key TEXT PRIMARY KEY, request TEXT,

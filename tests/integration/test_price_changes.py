@@ -383,3 +383,40 @@ def test_price_change_pages(login, catalogue):
     listing = cs.get("/pricing").get_data(as_text=True)
     assert "PC" in listing and 'data-testid="price-change-row"' in listing
     assert login("dealer_east").get("/pricing").status_code == 403
+
+
+def test_a_big_change_is_written_by_several_jobs_in_turn(api, app, catalogue, sim, monkeypatch):
+    from app.jobs.models import Job
+    from app.pricing import operations
+
+    _erp_materials(catalogue)
+    monkeypatch.setattr(operations, "ERP_BATCH", 1)
+    monkeypatch.setitem(app.config, "PRICE_ERP_WRITE_SECONDS", 0)  # one batch per job
+    days = [TODAY + timedelta(days=n) for n in range(3)]
+    r = _request(
+        api("cs"),
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-COLA-330"],
+                "sales_org": "1000",
+                "distr_chan": "10",
+                "amount": str(50 + n),
+                "valid_from": str(day),
+                "valid_to": str(day),
+            }
+            for n, day in enumerate(days)
+        ],
+    )
+    _complete(api("director"), "director_review", decision="approve", comment="ok")
+    change = api("cs").get(f"/api/v1/price-changes/{r.json['id']}").json
+    assert change["status"] == "applied" and len(change["erp_condition_numbers"]) == 3
+    writes = db.session.scalars(select(Job).where(Job.operation == "pricing.write_to_erp")).all()
+    assert len(writes) == 3 and {j.status for j in writes} == {"done"}
+    amounts = [
+        _erp_conditions(
+            condition_type="PR00", material="DF-BV-1001", sales_org="1000", distr_chan="10", valid_on=str(day)
+        )[0]["amount"]
+        for day in days
+    ]
+    assert amounts == ["50.00", "51.00", "52.00"]
