@@ -12,12 +12,13 @@ from datetime import timedelta
 
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.core.models import User
 from app.extensions import db
 from app.jobs.periodic import register_periodic
 from app.pricing import imports, services
+from app.pricing.models import PriceChange
 from app.tasks.models import HumanTask
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
@@ -94,6 +95,8 @@ def write_to_erp(params: dict, ctx: CallContext) -> dict:
         raise ConnectorError("The ERP connector has no erp.set_price_conditions operation")
     change = services.get_price_change(params["price_change_id"])
     records = services.erp_conditions(change)
+    earlier = list(change.erp_condition_numbers) if params["start_batch"] else []
+    db.session.rollback()  # hold no database snapshot or lock while the ERP works
     budget = float(current_app.config["PRICE_ERP_WRITE_SECONDS"])
     started, batch, numbers = time.monotonic(), params["start_batch"], []
     while batch * ERP_BATCH < len(records) and (not numbers or time.monotonic() - started < budget):
@@ -112,8 +115,11 @@ def write_to_erp(params: dict, ctx: CallContext) -> dict:
             ) from exc
         numbers += [c["condition_number"] for c in result["conditions"]]
         batch += 1
-    earlier = change.erp_condition_numbers if params["start_batch"] else []
-    change.erp_condition_numbers = [*earlier, *numbers]
+    db.session.execute(
+        update(PriceChange)
+        .where(PriceChange.id == params["price_change_id"])
+        .values(erp_condition_numbers=[*earlier, *numbers])
+    )
     done = batch * ERP_BATCH >= len(records)
     return {"written": len(numbers), "_data": {"erp_next_batch": batch, "erp_done": done}}
 
