@@ -65,7 +65,7 @@ class PriceImport(Model):
     __tablename__ = "price_import"
     # queued → running → done (a price change was created) | invalid (nothing applied)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="queued", index=True)
-    policy: Mapped[str] = mapped_column(String(12), nullable=False, default="all_or_nothing")
+    policy: Mapped[str] = mapped_column(String(20), nullable=False, default="all_or_nothing")
     filename: Mapped[str] = mapped_column(String(255), nullable=False)
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     reason: Mapped[str] = mapped_column(Text, nullable=False)
