@@ -7,15 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.catalog import services as catalog
 from app.catalog.models import Product
-from app.core.errors import Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.pricing import imports, services
 from app.pricing.models import CONDITION_TYPES, PRICE_CHANGE_STATUSES, PriceImport
-from app.pricing.schemas import PriceChangeIn
+from app.pricing.schemas import MAX_API_LINES, PriceChangeIn, PriceChangeLinesIn
 
 bp = Blueprint("pricing", __name__)
 FORM_ROWS = 5
@@ -56,12 +57,70 @@ def index():
     )
 
 
-@bp.get("/pricing/changes/<int:change_id>")
+@bp.route("/pricing/changes/<int:change_id>", methods=["GET", "POST"])
 @login_required
 def detail(change_id: int):
+    """The change with its lines; while the ERP refuses it, its requester corrects the lines here."""
     _require(*services.VIEW_ROLES)
     change = services.get_price_change(change_id)
-    return render_template("pricing/detail.html", change=change, lines=change.lines[:SHOWN_LINES])
+    can_correct = (
+        change.status == "erp_error"
+        and change.line_count <= MAX_API_LINES
+        and (change.created_by == current_user.username or current_user.has_role("admin"))
+    )
+    errors, form = {}, None
+    if request.method == "POST":
+        if not can_correct:
+            raise Conflict(_("Only a price change the ERP refused can be corrected by its requester"))
+        form = request.form
+        try:
+            data = PriceChangeLinesIn().load({"lines": _form_lines(form)})
+            services.replace_lines(change, data["lines"], current_user)
+        except ValidationError as exc:
+            errors = exc.normalized_messages()
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash(_("Lines corrected; resubmit the change from your inbox task."), "success")
+            return redirect(url_for("pricing.detail", change_id=change.id))
+    if can_correct and form is None:
+        form = _prefill(change)
+    return render_template(
+        "pricing/detail.html",
+        change=change,
+        lines=change.lines[:SHOWN_LINES],
+        can_correct=can_correct,
+        errors=errors,
+        form=form,
+        rows=(len(form.getlist("amount[]")) if form else 0) + 1,
+        types=CONDITION_TYPES,
+        price_lists=sorted(services.known_price_lists()),
+    ), 422 if errors else 200
+
+
+def _prefill(change) -> MultiDict:
+    """The change's lines as the correction form's rows."""
+    dealers = (
+        dict(db.session.execute(select(Dealer.id, Dealer.code)).all())
+        if any(ln.dealer_id for ln in change.lines)
+        else {}
+    )
+    form = MultiDict()
+    for ln in change.lines:
+        for name, value in (
+            ("condition_type", ln.condition_type),
+            ("product", ln.material_number or ""),
+            ("dealer", dealers.get(ln.dealer_id, "")),
+            ("price_list", ln.price_list or ""),
+            ("sales_org", ln.sales_org),
+            ("distr_chan", ln.distr_chan),
+            ("amount", str(ln.amount)),
+            ("percent", ""),
+            ("valid_from", ln.valid_from.isoformat()),
+            ("valid_to", "" if ln.valid_to.year == 9999 else ln.valid_to.isoformat()),
+        ):
+            form.add(f"{name}[]", value)
+    return form
 
 
 def _form_lines(form) -> list[dict]:

@@ -420,3 +420,44 @@ def test_a_big_change_is_written_by_several_jobs_in_turn(api, app, catalogue, si
         for day in days
     ]
     assert amounts == ["50.00", "51.00", "52.00"]
+
+
+def test_the_requester_corrects_a_refused_change_on_its_page(api, login, catalogue, sim):
+    cs_api = api("cs")
+    r = _request(
+        cs_api,
+        [
+            {
+                "condition_type": "PR00",
+                "product_id": catalogue["FG-TEA-500"],
+                "price_list": "01",
+                "sales_org": "1000",
+                "distr_chan": "10",
+                "amount": "40.00",
+                "valid_from": str(TODAY),
+            }
+        ],
+    )
+    _complete(api("director"), "director_review", decision="approve", comment="ok")
+    page_url = f"/pricing/changes/{r.json['id']}"
+    assert 'id="price-change-correct"' not in login("director").get(page_url).get_data(as_text=True)
+    cs = login("cs")
+    page = cs.get(page_url).get_data(as_text=True)
+    assert 'id="price-change-correct"' in page and 'value="FG-TEA-500"' in page and "ZDF040" in page
+    row = {
+        "condition_type[]": ["PR00"],
+        "product[]": ["DF-BV-3001"],
+        "price_list[]": ["01"],
+        "sales_org[]": ["1000"],
+        "distr_chan[]": ["10"],
+        "valid_from[]": [str(TODAY)],
+    }
+    assert cs.post(page_url, data=row | {"amount[]": ["0"]}).status_code == 422
+    _erp_materials(catalogue)
+    saved = cs.post(page_url, data=row | {"amount[]": ["40.50"]})
+    assert saved.status_code == 302
+    _complete(cs_api, "fix_change", fix_decision="resubmit")
+    _complete(api("director"), "director_review", decision="approve", comment="ok")
+    done = cs_api.get(f"/api/v1/price-changes/{r.json['id']}").json
+    assert done["status"] == "applied" and [ln["amount"] for ln in done["lines"]] == ["40.50"]
+    assert cs.post(page_url, data=row | {"amount[]": ["41.00"]}).status_code == 409
