@@ -461,3 +461,14 @@ def test_the_requester_corrects_a_refused_change_on_its_page(api, login, catalog
     done = cs_api.get(f"/api/v1/price-changes/{r.json['id']}").json
     assert done["status"] == "applied" and [ln["amount"] for ln in done["lines"]] == ["40.50"]
     assert cs.post(page_url, data=row | {"amount[]": ["41.00"]}).status_code == 409
+
+
+def test_an_api_submit_key_cannot_take_an_imports_key(api, catalogue):
+    line = {
+        "condition_type": "PR00",
+        "product_id": catalogue["FG-TEA-500"],
+        "amount": "41.00",
+        "valid_from": str(TODAY),
+    }
+    r = _request(api("cs"), [line], key="import:1")
+    assert r.status_code == 422 and "submit_key" in r.json["errors"]
