@@ -59,7 +59,8 @@ class PriceChangeIn(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     # Letters, digits, - and _ (imports use their own "import:<id>" keys).
     submit_key = fields.String(
-        required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="8–64 letters, digits, - or _")
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="8–64 letters, digits, - or _"),
     )
     lines = fields.List(
         fields.Nested(PriceChangeLineIn), required=True, validate=validate.Length(min=1, max=MAX_API_LINES)
