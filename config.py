@@ -147,6 +147,12 @@ class Config:
     # The ERP sales document type of each platform order type (standard, free goods, special
     # price); the simulator knows TA. A real SAP system usually has its own Z types.
     ERP_ORDER_TYPES: dict = {"ZOR": "TA", "ZFD": "TA", "ZSP": "TA"}
+    # Price lists (PLTYP) a price change or import may name, besides those dealers already use.
+    PRICE_LISTS: list = ["01", "02", "03"]
+    PRICE_IMPORT_MAX_BYTES = 10 * 1024 * 1024  # an .xlsx of base prices (20,000 rows ≈ 0.6 MB)
+    # One ERP price-write job sends condition batches for at most this long (then the process
+    # loops to the next job), well inside JOB_LOCK_SECONDS.
+    PRICE_ERP_WRITE_SECONDS = 40
     ERP_RFC_CONNECTION: dict = {}
     TESTING = False
 

@@ -83,6 +83,7 @@ def _register_connectors() -> None:
     import app.notify.operations  # noqa: F401  (notify.*, sms.send, esign.send_contract)
     import app.orders.operations  # noqa: F401  (orders.*)
     import app.payments.operations  # noqa: F401  (bank.create_payment_request)
+    import app.pricing.operations  # noqa: F401  (pricing.*, the price-import job)
     import app.promotions.operations  # noqa: F401  (promotions.apply_decision)
     import app.stores.operations  # noqa: F401  (the stores.* operations)
     import app.tasks.timeouts  # noqa: F401  (tasks.check_timeouts)
@@ -110,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.notify.views import bp as notify_views
     from app.orders.api import blp as orders_api
     from app.payments.api import blp as payments_api
+    from app.pricing.api import blp as pricing_api
     from app.promotions.api import blp as promotions_api
     from app.stores.api import blp as stores_api
     from app.tasks.api import blp as tasks_api
@@ -119,14 +121,16 @@ def _register_blueprints(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     for blp in (core_api, engine_api, tasks_api, audit_api, jobs_api, dealers_api, files_api,
                 erp_api, catalog_api, promotions_api, orders_api, notify_api,
-                stores_api, payments_api, announcements_api):
+                stores_api, payments_api, announcements_api, pricing_api):
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views
     from app.portal.views import bp as portal_views
+    from app.pricing.views import bp as pricing_views
     from app.stores.views import bp as stores_views
     for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views,
                notify_views, stores_views, portal_views, announcements_views):
+               notify_views, stores_views, portal_views, pricing_views):
         app.register_blueprint(bp)
     from app.core import web
 

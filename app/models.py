@@ -18,6 +18,7 @@ from app.jobs.models import Incident, Job, PeriodicRun  # noqa: F401
 from app.notify.models import Notification, OutboxMessage  # noqa: F401
 from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder  # noqa: F401
 from app.payments.models import OrderPayment  # noqa: F401
+from app.pricing.models import PriceChange, PriceChangeLine, PriceImport  # noqa: F401
 from app.promotions.models import GiftStock, Promotion, PromotionUsage  # noqa: F401
 from app.stores.models import (  # noqa: F401
     Inspection,

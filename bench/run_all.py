@@ -33,6 +33,7 @@ BENCHES = [
     ("inbox_filters", "bench_inbox_filters.py", "Inbox filters, counts and the timeout scan"),
     ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),
     ("portal", "bench_portal.py", "Dealer portal: dashboard, announcements, staff order list"),
+    ("price_import", "bench_price_import.py", "Price import: 20,000 rows to the ERP"),
 ]
 
 

@@ -147,7 +147,11 @@ def get_sales_order_status(params: dict, ctx: CallContext) -> dict:
                    "plant": r.get("PLANT"), "quantity": _text(r.get("REQ_QTY")),
                    "unit": r.get("SALES_UNIT"), "net_price": _text(r.get("NET_PRICE")),
                    "net_value": _text(r.get("NET_VALUE")),
-                   "delivered_quantity": _text(r.get("DLV_QTY"))} for r in rows]}
+                   "delivered_quantity": _text(r.get("DLV_QTY"))} for r in rows],
+        "conditions": [{"item_number": c.get("ITM_NUMBER"), "step": c.get("COND_ST_NO"),
+                        "type": c.get("COND_TYPE"), "rate": _text(c.get("COND_VALUE")),
+                        "currency": c.get("CURRENCY"), "value": _text(c.get("CONDVALUE"))}
+                       for c in result.get("ORDER_CONDITIONS_OUT") or []]}
 
 
 # ----- erp.get_deliveries_changed -------------------------------------------------------------
@@ -334,7 +338,7 @@ def _condition(row: dict) -> dict:
             "customer_number": row.get("CUSTOMER"), "material": row.get("MATERIAL"),
             "valid_from": row.get("VALID_FROM"), "valid_to": row.get("VALID_TO"),
             "amount": _text(row.get("AMOUNT")), "currency": row.get("CURRENCY"),
-            "unit": row.get("COND_UNIT")}
+            "unit": row.get("COND_UNIT"), "price_list": row.get("PRICE_LIST") or None}
 
 
 class GetConditionsParams(_Params):
@@ -345,6 +349,7 @@ class GetConditionsParams(_Params):
     material = _optional()
     customer_number = _optional()
     valid_on = fields.Date(load_default=None, allow_none=True)
+    price_list = _optional()
 
 
 @registry.register("erp.get_price_conditions", schema=GetConditionsParams,
@@ -356,7 +361,7 @@ def get_price_conditions(params: dict, ctx: CallContext) -> dict:
                       COND_TYPE=params["condition_type"], SALES_ORG=params["sales_org"],
                       DISTR_CHAN=params["distr_chan"], MATERIAL=params["material"],
                       CUSTOMER=_alpha(customer) if customer else None,
-                      VALID_ON=_date(params["valid_on"]))
+                      VALID_ON=_date(params["valid_on"]), PRICE_LIST=params["price_list"])
     return {"conditions": [_condition(r) for r in result.get("CONDITIONS") or []]}
 
 
@@ -366,6 +371,7 @@ class ConditionRecord(_Params):
     distr_chan = fields.String(required=True)
     material = _optional()
     customer_number = _optional()
+    price_list = _optional()  # PR00 of one price list (PLTYP); the area's base when not given
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(load_default=None, allow_none=True)  # open-ended when not given
     amount = fields.Decimal(required=True)  # CNY per unit; percent for K007
@@ -385,7 +391,8 @@ def set_price_conditions(params: dict, ctx: CallContext) -> dict:
              "DISTR_CHAN": c["distr_chan"], "CUSTOMER": _alpha(c["customer_number"])
              if c["customer_number"] else None, "MATERIAL": c["material"],
              "VALID_FROM": _date(c["valid_from"]), "VALID_TO": _date(c["valid_to"]),
-             "AMOUNT": c["amount"], "CURRENCY": c["currency"]} for c in params["conditions"]]
+             "AMOUNT": c["amount"], "CURRENCY": c["currency"], "PRICE_LIST": c["price_list"]}
+            for c in params["conditions"]]
     result = call_erp("erp.set_price_conditions", "ZDF_PRICE_CONDITIONS_SET", ctx,
                       CONDITIONS=rows, IDEMPOTENCY_KEY=ctx.idempotency_key)
     return {"conditions": [_condition(r) for r in result.get("CONDITIONS") or []]}

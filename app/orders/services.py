@@ -18,7 +18,7 @@ from app.extensions import db
 from app.orders.models import OrderEvent, OrderLine, OrderPart, SalesOrder
 from app.promotions import services as pricing
 from app.promotions.models import GiftStock, Promotion, PromotionUsage
-from app.promotions.rules import SPECIAL_PRICE
+from app.promotions.rules import CENT, LINE_KINDS, SPECIAL_PRICE
 
 APPROVAL_PROCESS = "order_approval"
 STAFF_ROLES = ("admin", "customer_service", "finance", "sales_director")
@@ -263,9 +263,13 @@ def split_order(order: SalesOrder) -> list[OrderPart]:
 def part_payload(order: SalesOrder, part: OrderPart, customer_number: str, doc_types: dict) -> dict:
     """``erp.create_sales_order`` parameters for one part.
 
-    The dealer's price goes as PR00 and the promotions' discounts of each line as one RB00
-    amount, so the ERP's net value equals the platform's; gifts are free-of-charge items
-    (TANN). ``doc_types`` maps the platform's order type to the ERP's (ERP_ORDER_TYPES).
+    Each item carries its pricing as condition records (ERP-NOTES §5, ``ORDER_CONDITIONS_IN``):
+    PR00 the dealer's price-list price, or the promotion's unit price when a special price,
+    tiered price or bundle gives the whole line one price in cents (a PR00 override); every
+    other promotion allocation on the line (满减 shares, a capped special price, an inclusive
+    gift) is one RB00 absolute discount of its allocated amount. Gifts are free-of-charge items
+    (TANN) without conditions. So the ERP's net value of the part equals the platform's.
+    ``doc_types`` maps the platform's order type to the ERP's (ERP_ORDER_TYPES).
     """
     lines = [ln for ln in order.lines if ln.part_no == part.part_no]
     items, conditions = [], []
@@ -281,12 +285,8 @@ def part_payload(order: SalesOrder, part: OrderPart, customer_number: str, doc_t
                 "item_category": "TANN" if ln.is_gift else None,
             }
         )
-        if ln.is_gift:
-            continue
-        conditions.append({"item_number": item_no, "type": "PR00", "value": str(ln.unit_price)})
-        discount = ln.list_amount - ln.net_amount
-        if discount > 0:
-            conditions.append({"item_number": item_no, "type": "RB00", "value": str(discount)})
+        if not ln.is_gift:
+            conditions += item_conditions(ln)
     return {
         "purchase_order_number": part.purch_no,
         "customer_number": customer_number,
@@ -299,6 +299,24 @@ def part_payload(order: SalesOrder, part: OrderPart, customer_number: str, doc_t
         "items": items,
         "conditions": conditions,
     }
+
+
+def item_conditions(line: OrderLine) -> list[dict]:
+    """ERP condition records of one priced order line (see ``part_payload``)."""
+    item_no, price = str(line.line_no), line.unit_price
+    discounts = []
+    for allocation in line.discounts or []:
+        amount = Decimal(allocation["amount"])
+        if amount <= 0:
+            continue
+        unit = line.line_amount / line.quantity if line.quantity else None
+        if allocation["kind"] in LINE_KINDS and unit is not None and unit == unit.quantize(CENT):
+            price = unit.quantize(CENT)  # the line's promotion price replaces the list price (PR00 override)
+            continue
+        discounts.append(amount)
+    rows = [{"item_number": item_no, "type": "PR00", "value": str(price)}]
+    rows += [{"item_number": item_no, "type": "RB00", "value": str(amount)} for amount in discounts]
+    return rows
 
 
 def pending_exposure(dealer_id: int, exclude_order_id: int | None = None) -> Decimal:

@@ -39,6 +39,7 @@ ORDER_CONDITIONS = {"PR00", "K004", "K005", "K007", "RB00", "HB00"}
 HEADER_ITEM = "000000"
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 COND_RECORD_LENGTHS = {"COND_NO": 10, "COND_TYPE": 4, "SALES_ORG": 4, "DISTR_CHAN": 2,
+                       "PRICE_LIST": 2,
                        "CUSTOMER": 10, "MATERIAL": 18, "VALID_FROM": 10, "VALID_TO": 10,
                        "AMOUNT": 20, "CURRENCY": 5, "COND_UNIT": 3}
 WRITABLE_CONDITIONS = {"PR00", "K004", "K007"}
@@ -126,7 +127,9 @@ def create_sales_order(store: SimulatorStore, faults, call: etree._Element) -> d
     if errors:
         return _order_errors(errors)
     on = header.get("REQ_DATE_H") or now.date().isoformat()
-    priced, errors = _price_items(store, area, sold_to, on, items, schedules, conditions)
+    pltyp = (header.get("PRICE_LIST") or "").strip() or None
+    priced, errors = _price_items(store, area, sold_to, on, items, schedules, conditions,
+                                  pltyp)
     if errors:
         return _order_errors(errors)
     net = sum((i["netwr"] for i in priced), ZERO)
@@ -194,7 +197,7 @@ def _quantities(items: list[dict], schedules: list[dict]) -> dict[str, Decimal |
     return result
 
 
-def _price_items(store, area, sold_to, on, items, schedules, conditions):
+def _price_items(store, area, sold_to, on, items, schedules, conditions, pltyp=None):
     """Priced items (VBAP values) or the error rows."""
     if not items:
         return [], [_error("045", "The order has no items", PARAMETER="ORDER_ITEMS_IN")]
@@ -208,7 +211,7 @@ def _price_items(store, area, sold_to, on, items, schedules, conditions):
     for n, item in enumerate(items, start=1):
         posnr = (item.get("ITM_NUMBER") or str(n * 10)).zfill(6)
         row, item_errors = _price_item(store, area, sold_to, on, n, posnr, item,
-                                       quantities[posnr], manual)
+                                       quantities[posnr], manual, pltyp)
         errors += item_errors
         if row:
             priced.append(row)
@@ -235,12 +238,16 @@ def _manual_conditions(conditions: list[dict], items: set[str]):
         elif value is None or value < 0:
             errors.append(_error("004", f"COND_VALUE of condition {kind} is not an amount >= 0",
                                  PARAMETER="ORDER_CONDITIONS_IN", ROW=n, FIELD="COND_VALUE"))
+        elif kind == "RB00":
+            # Several absolute discounts on one item (one per promotion) add up.
+            manual[(posnr, kind)] = manual.get((posnr, kind), ZERO) + value
+            manual.setdefault((posnr, "RB00*"), []).append(value)
         else:
             manual[(posnr, kind)] = value
     return manual, errors
 
 
-def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual):
+def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual, pltyp=None):
     vkorg, vtweg = area[0], area[1]
     matnr = (item.get("MATERIAL") or "").strip().upper()
     where = {"PARAMETER": "ORDER_ITEMS_IN", "ROW": n}
@@ -269,7 +276,7 @@ def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual):
     free = category == "TANN"
     price = manual.get((posnr, "PR00"))
     if price is None and not free:
-        price = store.condition_amount("PR00", vkorg, vtweg, on, matnr=matnr)
+        price = store.condition_amount("PR00", vkorg, vtweg, on, matnr=matnr, pltyp=pltyp)
         if price is None:
             return None, [_error("051", f"No price (PR00) for material {matnr} in {vkorg}/"
                                  f"{vtweg} on {on}", MESSAGE_V1=matnr, FIELD="MATERIAL", **where)]
@@ -284,10 +291,27 @@ def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual):
             percent = store.condition_amount("K007", vkorg, vtweg, on, kunnr=sold_to) or ZERO
         net_price = (max(price - off, ZERO) * (1 - percent / 100)).quantize(CENT)
     netwr = max((qty * net_price).quantize(CENT) - manual.get((posnr, "RB00"), ZERO), ZERO)
+    conditions = [] if free else _item_conditions(qty, price, off, percent, net_price,
+                                                 manual.get((posnr, "RB00*"), []))
     return {"posnr": posnr, "matnr": matnr, "arktx": material["maktx"], "pstyv":
             category or "TAN", "werks": plant, "kwmeng": qty.quantize(Decimal("0.001")),
             "vrkme": (item.get("TARGET_QU") or material["meins"]).strip(),
-            "netpr": net_price, "netwr": netwr}, []
+            "netpr": net_price, "netwr": netwr, "conditions": conditions}, []
+
+
+def _item_conditions(qty, price, off, percent, net_price, discounts) -> list[dict]:
+    """The item's pricing as KONV rows: rate (KBETR) and value (KWERT) per condition."""
+    rows = [{"kschl": "PR00", "kbetr": price, "waers": "CNY",
+             "kwert": (qty * price).quantize(CENT)}]
+    if off:
+        rows.append({"kschl": "K004", "kbetr": -off, "waers": "CNY",
+                     "kwert": -(qty * off).quantize(CENT)})
+    if percent:
+        value = (qty * max(price - off, ZERO)).quantize(CENT) - (qty * net_price).quantize(CENT)
+        rows.append({"kschl": "K007", "kbetr": -percent, "waers": "%", "kwert": -value})
+    rows += [{"kschl": "RB00", "kbetr": -value, "waers": "CNY", "kwert": -value}
+             for value in discounts]
+    return rows
 
 
 def _apply_header_discount(items: list[dict], amount: Decimal | None) -> None:
@@ -302,6 +326,9 @@ def _apply_header_discount(items: list[dict], amount: Decimal | None) -> None:
             CENT)
         item["netwr"] -= share
         left -= share
+        if share:
+            item.setdefault("conditions", []).append(
+                {"kschl": "HB00", "kbetr": -amount, "waers": "CNY", "kwert": -share})
 
 
 # ----- BAPI_SALESORDER_GETSTATUS --------------------------------------------------------------
@@ -333,7 +360,11 @@ def sales_order_status(store: SimulatorStore, faults, call: etree._Element) -> d
             "GI_DATE": dlv["gi_at"][:10] if dlv and dlv["gi_at"] else None,
             "BILL_STAT_H": order["fkstk"], "BILL_DOC": bill["vbeln"] if bill else None,
             "BILL_DATE": bill["fkdat"] if bill else None})
-    return {"STATUSINFO": rows, "RETURN": [bapiret2("S", SIM_MSG_ID, "000", "Status read")]}
+    conditions = [{"ITM_NUMBER": c["posnr"], "COND_ST_NO": f"{c['stunr']:03d}",
+                   "COND_TYPE": c["kschl"], "COND_VALUE": c["kbetr"], "CURRENCY": c["waers"],
+                   "CONDVALUE": c["kwert"]} for c in order["conditions"]]
+    return {"STATUSINFO": rows, "ORDER_CONDITIONS_OUT": conditions,
+            "RETURN": [bapiret2("S", SIM_MSG_ID, "000", "Status read")]}
 
 
 # ----- ZDF_DELIVERIES_GET_CHANGED -------------------------------------------------------------
@@ -489,19 +520,19 @@ def _condition_out(row: dict) -> dict:
     return {"COND_NO": row["knumh"], "COND_TYPE": row["kschl"], "SALES_ORG": row["vkorg"],
             "DISTR_CHAN": row["vtweg"], "CUSTOMER": row["kunnr"], "MATERIAL": row["matnr"],
             "VALID_FROM": row["datab"], "VALID_TO": row["datbi"], "AMOUNT": row["kbetr"],
-            "CURRENCY": row["konwa"], "COND_UNIT": row["kmein"]}
+            "CURRENCY": row["konwa"], "COND_UNIT": row["kmein"], "PRICE_LIST": row.get("pltyp")}
 
 
 def get_conditions(store: SimulatorStore, faults, call: etree._Element) -> dict:
     args = {n: (child_text(call, n) or "").strip() or None
             for n in ("COND_TYPE", "SALES_ORG", "DISTR_CHAN", "MATERIAL", "CUSTOMER",
-                      "VALID_ON")}
+                      "VALID_ON", "PRICE_LIST")}
     errors = _date_errors(call, ("VALID_ON",))
     if errors:
         return {"RETURN": errors}
     rows = store.conditions(args["COND_TYPE"], args["SALES_ORG"], args["DISTR_CHAN"],
                             args["MATERIAL"], _alpha(args["CUSTOMER"] or "") or None,
-                            args["VALID_ON"])
+                            args["VALID_ON"], args["PRICE_LIST"])
     return {"CONDITIONS": [_condition_out(r) for r in rows],
             "RETURN": [bapiret2("S", SIM_MSG_ID, "000", f"{len(rows)} condition records")]}
 
@@ -512,6 +543,7 @@ def _condition_record(store, n: int, row: dict) -> tuple[dict | None, list[dict]
     vkorg, vtweg = (row.get("SALES_ORG") or "").strip(), (row.get("DISTR_CHAN") or "").strip()
     matnr = (row.get("MATERIAL") or "").strip().upper() or None
     kunnr = _alpha((row.get("CUSTOMER") or "").strip()) or None
+    pltyp = (row.get("PRICE_LIST") or "").strip() or None
     start, end = row.get("VALID_FROM") or "", row.get("VALID_TO") or cat.PRICE_VALID_TO
     amount = _decimal(row.get("AMOUNT"))
     if kind not in WRITABLE_CONDITIONS:
@@ -527,7 +559,9 @@ def _condition_record(store, n: int, row: dict) -> tuple[dict | None, list[dict]
             errors.append(_error("040", f"Material {matnr or '(empty)'} does not exist",
                                  FIELD="MATERIAL", **where))
         kunnr = None
+        pltyp = pltyp if kind == "PR00" else None
     else:
+        pltyp = None
         if not kunnr or not store.customer_exists(kunnr):
             errors.append(_error("044", f"Customer {kunnr or '(empty)'} does not exist",
                                  FIELD="CUSTOMER", **where))
@@ -544,7 +578,8 @@ def _condition_record(store, n: int, row: dict) -> tuple[dict | None, list[dict]
     currency = "%" if kind == "K007" else (row.get("CURRENCY") or "CNY").strip()
     return {"kschl": kind, "vkorg": vkorg, "vtweg": vtweg, "kunnr": kunnr, "matnr": matnr,
             "datab": start, "datbi": end, "kbetr": str(amount.quantize(CENT)),
-            "konwa": currency, "kmein": None if kind == "K007" else cat.BASE_UOM}, []
+            "konwa": currency, "kmein": None if kind == "K007" else cat.BASE_UOM,
+            "pltyp": pltyp}, []
 
 
 def set_conditions(store: SimulatorStore, faults, call: etree._Element) -> dict:

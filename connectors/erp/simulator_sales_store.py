@@ -29,7 +29,10 @@ CREATE TABLE IF NOT EXISTS marc (matnr TEXT, werks TEXT, PRIMARY KEY (matnr, wer
 CREATE TABLE IF NOT EXISTS t001w (werks TEXT PRIMARY KEY, name1 TEXT);
 CREATE TABLE IF NOT EXISTS konp (knumh TEXT PRIMARY KEY, kschl TEXT NOT NULL, vkorg TEXT,
     vtweg TEXT, kunnr TEXT, matnr TEXT, datab TEXT NOT NULL, datbi TEXT NOT NULL,
-    kbetr TEXT NOT NULL, konwa TEXT NOT NULL, kmein TEXT);
+    kbetr TEXT NOT NULL, konwa TEXT NOT NULL, kmein TEXT, pltyp TEXT);
+CREATE INDEX IF NOT EXISTS konp_key ON konp (kschl, matnr, kunnr, vkorg, vtweg);
+CREATE TABLE IF NOT EXISTS konv (vbeln TEXT, posnr TEXT, stunr INTEGER, kschl TEXT,
+    kbetr TEXT, waers TEXT, kwert TEXT, PRIMARY KEY (vbeln, posnr, stunr));
 CREATE TABLE IF NOT EXISTS zdf_cond_keys (idempotency_key TEXT PRIMARY KEY, request TEXT,
     knumhs TEXT);
 CREATE TABLE IF NOT EXISTS vbak (vbeln TEXT PRIMARY KEY, auart TEXT, vkorg TEXT, vtweg TEXT,
@@ -189,17 +192,18 @@ class SalesStoreMixin:
     @staticmethod
     def _insert_condition(conn: sqlite3.Connection, row: dict) -> str:
         knumh = SalesStoreMixin._next(conn, "KNUMH")
-        conn.execute("INSERT INTO konp VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO konp (knumh, kschl, vkorg, vtweg, kunnr, matnr, datab, datbi,"
+                     " kbetr, konwa, kmein, pltyp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (knumh, row["kschl"], row["vkorg"], row["vtweg"], row["kunnr"],
                       row["matnr"], row["datab"], row["datbi"], row["kbetr"], row["konwa"],
-                      row["kmein"]))
+                      row["kmein"], row.get("pltyp")))
         return knumh
 
     def conditions(self, kschl=None, vkorg=None, vtweg=None, matnr=None, kunnr=None,
-                   valid_on=None) -> list[dict]:
+                   valid_on=None, pltyp=None) -> list[dict]:
         where, args = [], []
         for column, value in (("kschl", kschl), ("vkorg", vkorg), ("vtweg", vtweg),
-                              ("matnr", matnr), ("kunnr", kunnr)):
+                              ("matnr", matnr), ("kunnr", kunnr), ("pltyp", pltyp)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
@@ -212,14 +216,19 @@ class SalesStoreMixin:
                 sql + " ORDER BY kschl, vkorg, vtweg, kunnr, matnr, datab", args)]
 
     def condition_amount(self, kschl: str, vkorg: str, vtweg: str, on: str,
-                         matnr: str | None = None, kunnr: str | None = None) -> Decimal | None:
-        """The amount of the record valid on ``on`` for this key (None when there is none)."""
+                         matnr: str | None = None, kunnr: str | None = None,
+                         pltyp: str | None = None) -> Decimal | None:
+        """The amount of the record valid on ``on`` for this key (None when there is none).
+
+        With a price list (PLTYP) its own record wins over the sales area's base record.
+        """
         with self._connect() as conn:
             row = conn.execute(
                 "SELECT kbetr FROM konp WHERE kschl = ? AND vkorg = ? AND vtweg = ?"
                 " AND matnr IS ? AND kunnr IS ? AND datab <= ? AND datbi >= ?"
-                " ORDER BY datab DESC LIMIT 1", (kschl, vkorg, vtweg, matnr, kunnr, on, on)
-            ).fetchone()
+                " AND (pltyp IS NULL OR pltyp = ?)"
+                " ORDER BY pltyp IS NULL, datab DESC LIMIT 1",
+                (kschl, vkorg, vtweg, matnr, kunnr, on, on, pltyp)).fetchone()
         return Decimal(row["kbetr"]) if row else None
 
     def set_conditions(self, rows: list[dict], key: str | None,
@@ -253,9 +262,9 @@ class SalesStoreMixin:
         day = timedelta(days=1)
         for old in conn.execute(
                 "SELECT * FROM konp WHERE kschl = ? AND vkorg IS ? AND vtweg IS ? AND kunnr IS ?"
-                " AND matnr IS ? AND datab <= ? AND datbi >= ?",
-                (row["kschl"], row["vkorg"], row["vtweg"], row["kunnr"], row["matnr"], end,
-                 start)).fetchall():
+                " AND matnr IS ? AND pltyp IS ? AND datab <= ? AND datbi >= ?",
+                (row["kschl"], row["vkorg"], row["vtweg"], row["kunnr"], row["matnr"],
+                 row.get("pltyp"), end, start)).fetchall():
             before = old["datab"] < start
             after = old["datbi"] > end
             if before:
@@ -318,6 +327,10 @@ class SalesStoreMixin:
                              (vbeln, item["posnr"], item["matnr"], item["arktx"],
                               item["pstyv"], item["werks"], str(item["kwmeng"]), item["vrkme"],
                               str(item["netpr"]), str(item["netwr"])))
+                for step, cond in enumerate(item.get("conditions") or [], start=1):
+                    conn.execute("INSERT INTO konv VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                 (vbeln, item["posnr"], step, cond["kschl"], str(cond["kbetr"]),
+                                  cond["waers"], str(cond["kwert"])))
             return vbeln, True, cmgst
 
     def order(self, vbeln: str) -> dict | None:
@@ -328,6 +341,8 @@ class SalesStoreMixin:
             result = dict(head)
             result["items"] = [dict(r) for r in conn.execute(
                 "SELECT * FROM vbap WHERE vbeln = ? ORDER BY posnr", (vbeln,))]
+            result["conditions"] = [dict(r) for r in conn.execute(
+                "SELECT * FROM konv WHERE vbeln = ? ORDER BY posnr, stunr", (vbeln,))]
             delivery = conn.execute("SELECT * FROM likp WHERE vgbel = ?", (vbeln,)).fetchone()
             result["delivery"] = dict(delivery) if delivery else None
             bill = conn.execute("SELECT * FROM vbrk WHERE aubel = ? AND fksto = ''",

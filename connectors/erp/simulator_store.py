@@ -98,6 +98,9 @@ class SimulatorStore(SalesStoreMixin):
         columns = {row["name"] for row in conn.execute("PRAGMA table_info(knkk)")}
         if "ctlpc" not in columns:
             conn.execute("ALTER TABLE knkk ADD COLUMN ctlpc TEXT")
+        # KONP-PLTYP: price-list records, kept since price changes name a price list.
+        if "pltyp" not in {row["name"] for row in conn.execute("PRAGMA table_info(konp)")}:
+            conn.execute("ALTER TABLE konp ADD COLUMN pltyp TEXT")
 
     def _seed(self, conn: sqlite3.Connection) -> None:
         conn.execute("INSERT OR IGNORE INTO nriv VALUES ('KUNNR', ?)", (FIRST_KUNNR,))
