@@ -129,8 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.pricing.views import bp as pricing_views
     from app.stores.views import bp as stores_views
     for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views,
-               notify_views, stores_views, portal_views, announcements_views):
-               notify_views, stores_views, portal_views, pricing_views):
+               notify_views, stores_views, portal_views, announcements_views, pricing_views):
         app.register_blueprint(bp)
     from app.core import web
 
