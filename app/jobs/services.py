@@ -20,7 +20,7 @@ from app.engine import runtime
 from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
-from app.jobs import deferred
+from app.jobs import deferred, wakeup
 from app.jobs.models import Incident, Job
 from connectors.registry import BusinessError, CallContext, registry
 
@@ -54,6 +54,8 @@ def sync_jobs(instance: ProcessInstance, workflow) -> list[Job]:
                   max_attempts=current_app.config["JOB_MAX_ATTEMPTS"], due_at=utcnow())
         db.session.add(job)
         jobs.append(job)
+    if jobs:
+        wakeup.announce()
     return jobs
 
 
@@ -408,6 +410,7 @@ def retry_incident(incident_id: int, actor: str) -> Incident:
     if done.rowcount != 1:
         raise NotFound(f"Job of incident {incident_id} is not waiting for a retry")
     incident.status, incident.resolved_at, incident.resolved_by = "retried", utcnow(), actor
+    wakeup.announce()
     record(actor, "incident.retried", target_type="incident", target_id=incident.id,
            instance_id=incident.instance_id, details={"operation": incident.operation})
     return incident
