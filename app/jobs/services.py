@@ -290,6 +290,9 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
         return
     events: list = []
     applied = 0
+    # The leases as claimed: a savepoint that fails after marking its job done leaves that
+    # copy marked done (and unlocked) in the session.
+    leases = {job.id: job.locked_by for job, _ in ok}
     for job, outcome in ok:
         try:
             with audit.queued() as mine, db.session.begin_nested():
@@ -309,7 +312,12 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
     if leftover:
         db.session.expire_all()  # the failed savepoint left stale copies in the session
     for job, outcome in leftover:
-        finish(db.session.get(Job, job.id, populate_existing=True), outcome)
+        if job.id in leases:
+            # Fresh from the database, but with this worker's lease: if another worker took the
+            # job over meanwhile, finish() sees the lease is lost and does not apply the result.
+            job = db.session.get(Job, job.id, populate_existing=True)
+            set_committed_value(job, "locked_by", leases[job.id])
+        finish(job, outcome)
 
 
 def _lost(job: Job, writes: list) -> str:
