@@ -5,7 +5,8 @@ in-process worker (``run_due_jobs``, WORKER_CONCURRENCY calls at once) works the
 simulator runs in its own process over loopback HTTP, first as `flask erp-sim` serves it
 (werkzeug, which closes every connection), then under gunicorn with keep-alive. Prints tasks/s
 (target ≥ 150 on SQLite) and, as the baseline measured in the same run, the same queue with a
-no-op operation (``platform.echo``), and the ratio.
+no-op operation (``platform.echo``), and the ratio, and the CPU the worker process spent per
+task (all its threads): on a shared machine the rate follows the load, the CPU far less.
 
     .venv/bin/python bench/bench_worker.py        (BENCH_WORKER_N, default 300)
 """
@@ -90,11 +91,15 @@ def _queue_and_drain(app, pid: str, n: int) -> float:
         for _ in range(n):
             start_instance(pid, admin, None)
         db.session.commit()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         done = run_due_jobs("bench", limit=n + 10)
         elapsed = time.perf_counter() - t0
+        CPU_MS[pid] = (time.process_time() - cpu0) * 1000 / n  # every thread of this process
         assert done == n, done
     return elapsed
+
+
+CPU_MS: dict[str, float] = {}  # worker CPU per task of the last drain of each process
 
 
 def run(app, n: int) -> None:
@@ -115,13 +120,13 @@ def run(app, n: int) -> None:
             if server == "werkzeug":
                 noop = _queue_and_drain(app, "noop_bench", n)
                 rows.append(["no-op operation (baseline)", c.fmt(n / noop, 0),
-                             c.fmt(noop * 1000 / n), "-"])
+                             c.fmt(noop * 1000 / n), "-", c.fmt(CPU_MS["noop_bench"])])
                 app.config["WORKER_CONCURRENCY"] = 1
                 serial = _queue_and_drain(app, "erp_bench", n)
                 app.config["WORKER_CONCURRENCY"] = concurrency
                 rows.append(["erp.get_credit_status, one call at a time, `flask erp-sim`",
                              c.fmt(n / serial, 0), c.fmt(serial * 1000 / n),
-                             f"{serial / noop:.2f}×"])
+                             f"{serial / noop:.2f}×", c.fmt(CPU_MS["erp_bench"])])
             erp = figures[server] = _queue_and_drain(app, "erp_bench", n)
         finally:
             os.killpg(simulator.pid, signal.SIGTERM)
@@ -129,13 +134,19 @@ def run(app, n: int) -> None:
         label = {"werkzeug": f"{concurrency} at once, `flask erp-sim` (werkzeug, no keep-alive)",
                  "gunicorn": f"{concurrency} at once, simulator under gunicorn, keep-alive"}[server]
         rows.append([f"erp.get_credit_status, {label}", c.fmt(n / erp, 0),
-                     c.fmt(erp * 1000 / n), f"{erp / noop:.2f}×"])
-    c.print_table(["one worker, SQLite", "tasks/s", "ms/task", "vs no-op"], rows,
+                     c.fmt(erp * 1000 / n), f"{erp / noop:.2f}×", c.fmt(CPU_MS["erp_bench"])])
+    c.print_table(["one worker, SQLite", "tasks/s", "ms/task", "vs no-op", "worker CPU ms/task"],
+                  rows,
                   title=f"Service-task throughput ({n} tasks each)")
     best = n / min(figures.values())
     print(f"target ≥ 150 tasks/s: {best:.0f} tasks/s at best "
           f"({'meets' if best >= 150 else 'misses'}); no-op baseline {n / noop:.0f} tasks/s; "
           f"{concurrency} calls at once vs one at a time: {serial / min(figures.values()):.2f}×")
+    cpu = CPU_MS["erp_bench"]
+    print(f"worker CPU per ERP task {cpu:.2f} ms: one free core runs at most {1000 / cpu:.0f} "
+          "tasks/s (the simulator runs in its own process)")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"(load average at the end: {load})")
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ BENCH_SCALE_N / BENCH_SCALE_TASKS / BENCH_LIST_N (inbox at scale), BENCH_LOOPS (
 loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENCH_SIGN_N
 (approval operations), BENCH_FILTER_TASKS / BENCH_FILTER_N (inbox filters).
 BENCH_ONLY=journey,engine runs a subset.
+(approval operations), BENCH_ORDER_N (order to ERP), BENCH_SECONDS / BENCH_DEALERS (order
+load). BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
@@ -29,6 +31,8 @@ BENCHES = [
     ("erp_sales", "bench_erp_sales.py", "ERP sales-side round trips vs credit status"),
     ("latency", "bench_erp_latency.py", "Last approval to ERP customer, idle worker"),
     ("scaleout", "bench_workers_pg.py", "Two workers on one PostgreSQL (needs BENCH_PG_URL)"),
+    ("order_erp", "bench_order_erp.py", "Order to ERP sales orders, idle worker"),
+    ("load_orders", "bench_load_orders.py", "50 dealers ordering on PostgreSQL (needs BENCH_PG_URL)"),
     ("operations", "bench_task_operations.py", "Batch approve and countersign latency"),
     ("inbox_filters", "bench_inbox_filters.py", "Inbox filters, counts and the timeout scan"),
     ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),

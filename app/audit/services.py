@@ -1,6 +1,9 @@
 """Write and verify the hash-chained audit trail."""
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -42,16 +45,56 @@ def _last_hash() -> str:
     return session.connection().execute(_LAST_HASH).scalar() or GENESIS
 
 
+_queued: ContextVar[list | None] = ContextVar("queued_audit_events", default=None)
+
+
+@contextmanager
+def queued() -> Iterator[list]:
+    """Queue the events ``record`` makes in this block (this thread) in the yielded list.
+
+    The caller appends them with ``write_queued`` just before it commits: on PostgreSQL the
+    chain's lock is then held from that one insert to the commit, not from the first event of
+    a long transaction (the worker applies job results this way). Events of a block that
+    raises are dropped with the list, like the writes the caller rolls back.
+    """
+    events: list = []
+    token = _queued.set(events)
+    try:
+        yield events
+    finally:
+        _queued.reset(token)
+
+
+def write_queued(events: list) -> None:
+    """Append queued events to the chain, in order, in the caller's transaction (one INSERT)."""
+    if not events:
+        return
+    prev, rows = _last_hash(), []
+    for values in events:
+        digest = compute_hash(prev, _fields(values))
+        rows.append({**vars(values), "prev_hash": prev, "hash": digest})
+        prev = digest
+    db.session.connection().execute(_INSERT, rows)
+    events.clear()
+
+
 def record(actor: str, action: str, *, target_type: str = "", target_id=None,
            instance_id: int | None = None, task_id: int | None = None,
            process_key: str | None = None, dealer_id: int | None = None,
-           details: dict | None = None, at: datetime | None = None) -> str:
-    """Append one event to the chain in the caller's transaction; return its hash."""
+           details: dict | None = None, at: datetime | None = None) -> str | None:
+    """Append one event to the chain in the caller's transaction; return its hash.
+
+    Inside ``queued()`` the event is queued instead (written by ``write_queued``): None.
+    """
     values = SimpleNamespace(
         at=at or utcnow(), actor=actor or "system", action=action, target_type=target_type,
         target_id=None if target_id is None else str(target_id), instance_id=instance_id,
         task_id=task_id, process_key=process_key, dealer_id=dealer_id,
         details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS, default=str).decode())
+    pending = _queued.get()
+    if pending is not None:
+        pending.append(values)
+        return None
     fields = _fields(values)
     prev = _last_hash()
     digest = compute_hash(prev, fields)

@@ -7,6 +7,10 @@ Service tasks
     operations in a pool of ``WORKER_CONCURRENCY`` threads and applies each result in its own
     transaction on its own thread (a 409 from the instance's lock re-applies; the call is never
     repeated). Technical failures retry with exponential backoff, then open an ``incident``.
+    Results that finish together are applied in one transaction, a savepoint each
+    (``services.finish_batch``), with their audit events appended just before the commit.
+    On PostgreSQL, queueing a job sends ``NOTIFY dealerflow_jobs`` at commit and ``flask
+    worker`` LISTENs, so it polls at once instead of at its next interval (``app.jobs.wakeup``).
 
 Standalone calls
     Platform code queues a connector call that no BPMN task waits for with

@@ -68,12 +68,14 @@ def drain_cmd(idle, worker_id):
     quiet_engine_logs()
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     web.write_intent.set(True)
-    total, quiet_since = 0, time.monotonic()
+    total, quiet_since, busy_cpu = 0, time.monotonic(), 0.0
     while time.monotonic() - quiet_since < idle:
+        cpu = time.process_time()
         ran = run_due_jobs(worker_id, limit=1000)
         db.session.remove()
         if ran:
             total, quiet_since = total + ran, time.monotonic()
+            busy_cpu += time.process_time() - cpu
         else:
             time.sleep(min(0.05, idle))
-    click.echo(f"{worker_id}: {total} jobs run")
+    click.echo(f"{worker_id}: {total} jobs run ({busy_cpu:.2f} s CPU)")

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit import services as audit
 from app.audit.services import record
 from app.core import sql
 from app.core.errors import Conflict, NotFound
@@ -20,7 +21,7 @@ from app.engine import runtime
 from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
-from app.jobs import deferred
+from app.jobs import deferred, wakeup
 from app.jobs.models import Incident, Job
 from connectors.registry import BusinessError, CallContext, registry
 
@@ -54,6 +55,8 @@ def sync_jobs(instance: ProcessInstance, workflow) -> list[Job]:
                   max_attempts=current_app.config["JOB_MAX_ATTEMPTS"], due_at=utcnow())
         db.session.add(job)
         jobs.append(job)
+    if jobs:
+        wakeup.announce()
     return jobs
 
 
@@ -271,16 +274,81 @@ def finish(job: Job, outcome: CallOutcome) -> str:
                           outcome.writes)
 
 
-def _complete(job: Job, result, writes: list) -> str:
+class _LeaseLost(Exception):
+    """The job's lease went to another worker while its call ran (its result is not applied)."""
+
+
+def _apply_done(job: Job, result, writes: list) -> None:
+    """Mark the job done, write its log rows and apply its result; no commit.
+
+    Audit events are queued (``audit.queued``) by the caller, so the chain's lock is taken just
+    before the commit. Raises ``_LeaseLost``, ``Conflict`` (the instance moved on) or whatever
+    the engine raised.
+    """
     if not _mark_done(job, result):
-        db.session.rollback()
-        return _lost(job, writes)
+        raise _LeaseLost
     deferred.write(writes)
     _apply_result(job, result or {})
     record("worker", "job.completed", target_type="job", target_id=job.id,
            instance_id=job.instance_id, details={"operation": job.operation})
+
+
+def _complete(job: Job, result, writes: list) -> str:
+    try:
+        with audit.queued() as events:
+            _apply_done(job, result, writes)
+    except _LeaseLost:
+        db.session.rollback()
+        return _lost(job, writes)
+    audit.write_queued(events)
     db.session.commit()
     return "done"
+
+
+def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
+    """Apply several successful calls in one transaction (one commit, one audit append).
+
+    Each result is applied in its own savepoint. The first one that cannot be applied there
+    (lease lost, instance changed, engine error) ends the batch: what was applied is committed,
+    and that job and the rest go through ``finish`` one by one, with its retries and failure
+    handling. Failed calls always go through ``finish``.
+    """
+    ok = [(job, outcome) for job, outcome in pairs if outcome.kind == "ok"]
+    rest = [(job, outcome) for job, outcome in pairs if outcome.kind != "ok"]
+    if len(ok) < 2:
+        for job, outcome in ok + rest:
+            finish(job, outcome)
+        return
+    events: list = []
+    applied = 0
+    # The leases as claimed: a savepoint that fails after marking its job done leaves that
+    # copy marked done (and unlocked) in the session.
+    leases = {job.id: job.locked_by for job, _ in ok}
+    for job, outcome in ok:
+        try:
+            with audit.queued() as mine, db.session.begin_nested():
+                _apply_done(job, outcome.value, outcome.writes)
+        except Exception:  # noqa: BLE001 - handled one by one by finish() below
+            break
+        events += mine
+        applied += 1
+    try:
+        audit.write_queued(events)
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
+        log.exception("worker: a batch of %d results could not be committed", applied)
+        db.session.rollback()
+        applied = 0
+    leftover = ok[applied:] + rest
+    if leftover:
+        db.session.expire_all()  # the failed savepoint left stale copies in the session
+    for job, outcome in leftover:
+        if job.id in leases:
+            # Fresh from the database, but with this worker's lease: if another worker took the
+            # job over meanwhile, finish() sees the lease is lost and does not apply the result.
+            job = db.session.get(Job, job.id, populate_existing=True)
+            set_committed_value(job, "locked_by", leases[job.id])
+        finish(job, outcome)
 
 
 def _lost(job: Job, writes: list) -> str:
@@ -414,9 +482,8 @@ def run_due_jobs(worker_id: str = "inline", limit: int = 100,
             log.error("worker %s: %d calls outlasted the job lease; leaving them", worker_id,
                       len(inflight))
             return finished
-        for future in done:
-            finish(inflight.pop(future), future.result())
-            finished += 1
+        finish_batch([(inflight.pop(future), future.result()) for future in done])
+        finished += len(done)
         queue_empty = False
 
 
@@ -439,6 +506,7 @@ def retry_incident(incident_id: int, actor: str) -> Incident:
     if done.rowcount != 1:
         raise NotFound(f"Job of incident {incident_id} is not waiting for a retry")
     incident.status, incident.resolved_at, incident.resolved_by = "retried", utcnow(), actor
+    wakeup.announce()
     record(actor, "incident.retried", target_type="incident", target_id=incident.id,
            instance_id=incident.instance_id, details={"operation": incident.operation})
     return incident

@@ -1,8 +1,12 @@
-"""The worker process: polls due jobs and timers, and runs periodic jobs, with APScheduler."""
+"""The worker process: polls due jobs and timers, and runs periodic jobs, with APScheduler.
+
+On PostgreSQL the worker also LISTENs for queued jobs (``app.jobs.wakeup``) and polls at once.
+"""
 
 import logging
 import os
 import socket
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.base import BaseScheduler
@@ -12,7 +16,7 @@ from flask import current_app
 
 from app.core import web
 from app.extensions import db
-from app.jobs import periodic
+from app.jobs import periodic, wakeup
 from app.jobs.services import run_due_jobs
 from app.jobs.timers import fire_due_timers
 from app.notify.services import worker_tick as notify_tick
@@ -48,15 +52,46 @@ def run_slot(app, name: str, worker_id: str) -> None:
             db.session.remove()
 
 
-def configure(scheduler: BaseScheduler, app, worker_id: str) -> None:
+class Waker:
+    """Runs the poll now when a notification says a job was queued (see ``app.jobs.wakeup``).
+
+    A notification that arrives while a poll runs makes that poll go round once more, so a job
+    committed just after the poll's last claim is not left for the next interval.
+    """
+
+    def __init__(self, scheduler: BaseScheduler):
+        self.scheduler = scheduler
+        self.pending = threading.Event()
+        self.busy = False
+
+    def wake(self) -> None:
+        self.pending.set()
+        if not self.busy:
+            try:
+                self.scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
+            except Exception:  # noqa: BLE001 - scheduler shutting down: nothing to wake
+                log.debug("worker wake-up ignored", exc_info=True)
+
+
+def configure(scheduler: BaseScheduler, app, worker_id: str) -> Waker:
     """Add the poll and one job per registered periodic job (fired at its slot starts)."""
+    waker = Waker(scheduler)
 
     def poll():
-        with app.app_context():
-            try:
-                tick(worker_id)
-            except Exception:  # noqa: BLE001 - keep polling after an unexpected failure
-                log.exception("worker tick failed")
+        waker.busy = True
+        try:
+            with app.app_context():
+                while True:
+                    waker.pending.clear()
+                    try:
+                        tick(worker_id)
+                    except Exception:  # noqa: BLE001 - keep polling after an unexpected failure
+                        log.exception("worker tick failed")
+                        break
+                    if not waker.pending.is_set():
+                        break
+        finally:
+            waker.busy = False
 
     scheduler.add_job(poll, "interval", seconds=app.config["WORKER_POLL_SECONDS"],
                       max_instances=1, coalesce=True, id="poll")
@@ -66,6 +101,7 @@ def configure(scheduler: BaseScheduler, app, worker_id: str) -> None:
                           args=[app, job.name, worker_id], id=f"periodic:{job.name}",
                           max_instances=1, coalesce=True,
                           misfire_grace_time=max(1, int(seconds // 2)))
+    return waker
 
 
 def quiet_engine_logs() -> None:
@@ -83,11 +119,17 @@ def run_worker(once: bool = False, worker_id: str | None = None) -> None:
         return
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per poll is noise
     scheduler = BlockingScheduler(timezone=UTC)
-    configure(scheduler, app, worker_id)
-    log.info("worker %s polling every %ss, %d remote calls at once, %d periodic jobs", worker_id,
-             app.config["WORKER_POLL_SECONDS"], app.config["WORKER_CONCURRENCY"],
-             len(periodic.registered()))
+    waker = configure(scheduler, app, worker_id)
+    conninfo = wakeup.listen_url(db.engine.url)
+    listener = wakeup.Listener(conninfo, waker.wake).start() if conninfo else None
+    log.info("worker %s polling every %ss%s, %d remote calls at once, %d periodic jobs",
+             worker_id, app.config["WORKER_POLL_SECONDS"],
+             f" and listening on {wakeup.CHANNEL}" if listener else "",
+             app.config["WORKER_CONCURRENCY"], len(periodic.registered()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        if listener is not None:
+            listener.stop()
