@@ -47,13 +47,14 @@ def _due(info: dict):
 
 _TASKS = HumanTask.__table__
 _INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
-_INSERT_CANDIDATE = insert(TaskCandidate.__table__)
+_INSERT_CANDIDATE = sql.prepared(insert(TaskCandidate.__table__).values(
+    {k: bindparam(k) for k in ("task_id", "kind", "value", "created_at")}))
 # Rows still tied to a live engine task: open, blocked by added signers, or queued signers.
 ACTIVE = ("open", "waiting", "pending")
-_OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE))
-_LAST_PASS = select(func.max(_TASKS.c.pass_no)).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id"))
+_OPEN_ROWS = sql.prepared(select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE)))
+_LAST_PASS = sql.prepared(select(func.max(_TASKS.c.pass_no)).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id")))
 
 
 def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:

@@ -23,8 +23,8 @@ _CLOSED_FIELDS = ("status", "completed_at", "completed_by_id", "outcome", "comme
 _CLAIM = sql.guarded_update(HumanTask.__table__, ("id", "status", "assignee_id IS NULL"),
                             ("assignee_id", "claimed_at"))
 _CLOSE = sql.guarded_update(HumanTask.__table__, ("id", "status"), _CLOSED_FIELDS)
-_DROP_CANDIDATES = delete(TaskCandidate.__table__).where(
-    TaskCandidate.__table__.c.task_id == bindparam("task_id"))
+_DROP_CANDIDATES = sql.prepared(delete(TaskCandidate.__table__).where(
+    TaskCandidate.__table__.c.task_id == bindparam("task_id")))
 
 
 @lru_cache(maxsize=64)
