@@ -266,10 +266,17 @@ def _return_instance(instance, workflow, engine_task) -> None:
     instance.outcome = None
 
 
-def _file_exists(attachment_id) -> bool:
-    from app.files.models import Attachment
+_ATTACHMENT = None
 
-    return db.session.get(Attachment, int(attachment_id)) is not None
+
+def _file_exists(attachment_id) -> bool:
+    global _ATTACHMENT
+    if _ATTACHMENT is None:
+        from app.files.models import Attachment
+
+        _ATTACHMENT = sql.prepared(select(Attachment.__table__.c.id).where(
+            Attachment.__table__.c.id == bindparam("id")))
+    return sql.execute(_ATTACHMENT, {"id": int(attachment_id)}).first() is not None
 
 
 def instance_tasks(instance_id: int) -> list[HumanTask]:
@@ -347,13 +354,19 @@ def open_tasks(instance_id: int) -> list[HumanTask]:
                               .order_by(HumanTask.id)).all()
 
 
+_OPEN_TASK_ROWS = sql.prepared(select(HumanTask.__table__).where(
+    HumanTask.__table__.c.instance_id == bindparam("instance_id"),
+    HumanTask.__table__.c.status == "open").order_by(HumanTask.__table__.c.id))
+
+
 def instance_for_api(instance: ProcessInstance, with_data: bool = False,
                      history: bool = False) -> dict:
     """The instance summary; ``tasks`` holds the open tasks, or every task with ``history``."""
     out = {c: getattr(instance, c) for c in (
         "id", "process_key", "status", "outcome", "outcome_reason", "business_key", "title",
         "region", "created_at", "updated_at", "completed_at", "lock_version")}
-    out["tasks"] = instance_tasks(instance.id) if history else open_tasks(instance.id)
+    out["tasks"] = instance_tasks(instance.id) if history else \
+        sql.execute(_OPEN_TASK_ROWS, {"instance_id": instance.id}).mappings()
     if with_data:
         out["data"] = instance_view_data(instance)
     return out
