@@ -5,7 +5,8 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
@@ -105,6 +106,25 @@ def latest_version(key: str, required: bool = True) -> ProcessVersion | None:
     return version
 
 
+_VERSIONS = ProcessVersion.__table__
+_LATEST_REF = sql.prepared(
+    select(_VERSIONS.c.id, _VERSIONS.c.process_key, _VERSIONS.c.version, _VERSIONS.c.name,
+           _VERSIONS.c.starter_roles)
+    .where(_VERSIONS.c.process_key == bindparam("key"))
+    .order_by(_VERSIONS.c.version.desc()).limit(1))
+
+
+def latest_version_ref(key: str):
+    """The latest version's id, key, number, name and starter roles, without its bundle.
+
+    What starting an instance needs (``can_start``, ``create_instance``); 404 if undeployed.
+    """
+    row = sql.execute(_LATEST_REF, {"key": key}).first()
+    if row is None:
+        raise NotFound(f"Process '{key}' is not deployed", code="process_not_found")
+    return row
+
+
 def latest_versions() -> list[ProcessVersion]:
     newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
               .group_by(ProcessVersion.process_key).subquery())
@@ -177,11 +197,34 @@ def _stamp(instance: ProcessInstance, workflow) -> bool:
     return True
 
 
+_INSERT_COLUMNS = tuple(c.key for c in ProcessInstance.__table__.columns if c.key != "id")
+_INSERT = sql.prepared(insert(ProcessInstance.__table__)
+                       .values({k: bindparam(k) for k in _INSERT_COLUMNS})
+                       .returning(ProcessInstance.__table__.c.id))
+
+
+def _insert(instance: ProcessInstance) -> None:
+    """INSERT a new instance row without an ORM flush; the object becomes persistent."""
+    now = utcnow()
+    if instance.created_at is None:
+        instance.created_at = now
+    if instance.updated_at is None:
+        instance.updated_at = now
+    if instance.waiting_messages is None:
+        instance.waiting_messages = ""
+    instance.id = sql.execute(_INSERT, {k: getattr(instance, k) for k in _INSERT_COLUMNS}
+                              ).scalar_one()
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+
+
 def _write(instance: ProcessInstance) -> None:
     """INSERT a new row, or UPDATE guarded on ``lock_version``: 409 if someone saved first."""
     if instance.id is None:
-        db.session.add(instance)
-        db.session.flush()
+        if inspect(instance).transient:
+            _insert(instance)
+        else:  # already added to the session by the caller
+            db.session.flush()
         return
     values = {name: getattr(instance, name) for name in _MUTABLE}
     version = instance.lock_version
@@ -327,7 +370,7 @@ def start_with_data(process_key: str, user: User, data: dict, *, title: str = ""
     For processes a service starts on someone's behalf (a promotion sent for approval, an
     order submitted): no initiator form, the object's data goes straight into the instance.
     """
-    version = latest_version(process_key)
+    version = latest_version_ref(process_key)
     if not can_start(version, user):
         raise Forbidden(f"You may not start '{process_key}'")
     instance, workflow = create_instance(version, user, business_key=business_key,

@@ -295,10 +295,10 @@ def start_instance(process_key: str, user: User, data: dict | None,
     Everything happens in memory first, so a form error writes nothing; then the instance is
     saved once.
     """
-    from app.engine.services import can_start, create_instance, latest_version
+    from app.engine.services import can_start, create_instance, latest_version_ref
     from app.engine.validation import assignment_of, is_initiator_task
 
-    version = latest_version(process_key)
+    version = latest_version_ref(process_key)
     if not can_start(version, user):
         raise Forbidden(f"You may not start '{process_key}'")
     data = data or {}
