@@ -183,18 +183,24 @@ _SAVE = sql.guarded_update(ProcessInstance.__table__, ("id", "lock_version"),
                            (*_MUTABLE, "lock_version"))
 
 
-def _stamp(instance: ProcessInstance, workflow) -> bool:
-    """Copy the workflow's state onto the row; True when this step completed it."""
-    instance.state = dump_workflow(workflow)
-    instance.updated_at = utcnow()
-    instance.next_timer_at = runtime.next_timer_at(workflow)
-    waiting = runtime.waiting_message_names(workflow)
-    instance.waiting_messages = f",{','.join(waiting)}," if waiting else ""
+def _stamp(instance: ProcessInstance, workflow) -> tuple[dict, bool]:
+    """The row's new values from the workflow's state; True when this step completed it.
+
+    Nothing is set on the ORM object here: ``_write`` stores the values and marks them as
+    committed, so the session has nothing left to flush at commit.
+    """
+    events = workflow.waiting_events()
+    waiting = runtime.waiting_message_names(workflow, events)
+    values = {"state": dump_workflow(workflow), "updated_at": utcnow(),
+              "next_timer_at": runtime.next_timer_at(workflow, events),
+              "waiting_messages": f",{','.join(waiting)}," if waiting else ""}
+    values.update({name: getattr(instance, name)
+                   for name in ("status", "completed_at", "outcome", "outcome_reason")})
     if not workflow.is_completed() or instance.status in ("completed", "cancelled"):
-        return False
-    instance.status, instance.completed_at = "completed", utcnow()
-    instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")
-    return True
+        return values, False
+    values.update(status="completed", completed_at=utcnow(),
+                  outcome=str(workflow.data.get("outcome") or instance.outcome or "completed"))
+    return values, True
 
 
 _INSERT_COLUMNS = tuple(c.key for c in ProcessInstance.__table__.columns if c.key != "id")
@@ -218,17 +224,18 @@ def _insert(instance: ProcessInstance) -> None:
     db.session.add(instance)
 
 
-def _write(instance: ProcessInstance) -> None:
+def _write(instance: ProcessInstance, values: dict) -> None:
     """INSERT a new row, or UPDATE guarded on ``lock_version``: 409 if someone saved first."""
     if instance.id is None:
+        for name, value in values.items():
+            setattr(instance, name, value)
         if inspect(instance).transient:
             _insert(instance)
         else:  # already added to the session by the caller
             db.session.flush()
         return
-    values = {name: getattr(instance, name) for name in _MUTABLE}
     version = instance.lock_version
-    values["lock_version"] = version + 1
+    values = {**values, "lock_version": version + 1}
     # The row's pending attributes go into this one UPDATE (no ORM flush of them).
     done = sql.execute(_SAVE, {"w_id": instance.id, "w_lock_version": version,
                                **sql.bind("s", values)})
@@ -248,8 +255,8 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     from app.jobs.services import sync_jobs
     from app.tasks.projection import sync_human_tasks
 
-    completed = _stamp(instance, workflow)
-    _write(instance)
+    values, completed = _stamp(instance, workflow)
+    _write(instance, values)
     if on_written is not None:
         on_written(instance)
     sync_human_tasks(instance, workflow)

@@ -687,7 +687,7 @@ def _batch_target(task_id: int, user: User, get_task_for) -> HumanTask:
     from app.tasks.services import is_candidate
 
     try:
-        return get_task_for(task_id, user)
+        return get_task_for(task_id, user, with_instance=True)
     except NotFound:
         task = db.session.get(HumanTask, task_id)
         if task is None or not is_candidate(task, user):

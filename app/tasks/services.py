@@ -90,9 +90,21 @@ def can_view(task: HumanTask, user: User) -> bool:
     return task.assignee_id is None and is_candidate(task, user)
 
 
-def get_task_for(task_id: int, user: User) -> HumanTask:
-    """A task the user may see; others' tasks answer 404 so ids leak nothing."""
-    task = db.session.get(HumanTask, task_id)
+_TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance)
+                       .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                       .where(HumanTask.id == bindparam("task_id")))
+
+
+def get_task_for(task_id: int, user: User, with_instance: bool = False) -> HumanTask:
+    """A task the user may see; others' tasks answer 404 so ids leak nothing.
+
+    ``with_instance`` loads its instance in the same query (for callers about to need it).
+    """
+    if with_instance:
+        row = db.session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
+        task = row[0] if row is not None else None
+    else:
+        task = db.session.get(HumanTask, task_id)
     if task is None or not can_view(task, user):
         raise NotFound(f"Task {task_id} not found")
     return task
