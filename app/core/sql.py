@@ -15,6 +15,7 @@ processors, so the statements behave the same on SQLite and PostgreSQL.
 from collections import namedtuple
 
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.extensions import db
 
@@ -131,6 +132,22 @@ def execute(stmt, params=None):
     if isinstance(stmt, Prepared):
         return stmt.run(params)
     return db.session.connection().execute(stmt, params)
+
+
+def adopt(model, values: dict):
+    """The ORM object of a row read with a prepared statement, persistent in the session.
+
+    ``values`` holds every mapped column. No SQL is run; an object already in the session's
+    identity map wins (as with ``Session.get``).
+    """
+    session = db.session
+    existing = session.identity_map.get(session.identity_key(model, values["id"]))
+    if existing is not None:
+        return existing
+    obj = model(**values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def guarded_update(table: Table, where: tuple[str, ...], fields: tuple[str, ...]) -> Prepared:

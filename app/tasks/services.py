@@ -60,8 +60,17 @@ def _inbox_stmt(scope: str, n_roles: int, paged: bool):
     return select(HumanTask).where(*where).order_by(HumanTask.id.desc()).limit(page)
 
 
+@lru_cache(maxsize=64)
+def _inbox_prepared(scope: str, n_roles: int, paged: bool) -> sql.Prepared:
+    """``_inbox_stmt`` compiled once and run on the DBAPI cursor (rows come back as dicts)."""
+    return sql.prepared(_inbox_stmt(scope, n_roles, paged))
+
+
 def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
-    """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
+    """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``.
+
+    Rows are dicts of the ``human_task`` columns (what the API serialises).
+    """
     if scope == "cc":
         from app.tasks.cc import cc_list
 
@@ -71,8 +80,8 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
-    stmt = _inbox_stmt(scope, len(roles), bool(before_id))
-    return db.session.scalars(stmt, params).all()
+    stmt = _inbox_prepared(scope, len(roles), bool(before_id))
+    return sql.execute(stmt, params).mappings()
 
 
 def is_candidate(task: HumanTask, user: User) -> bool:
@@ -90,9 +99,29 @@ def can_view(task: HumanTask, user: User) -> bool:
     return task.assignee_id is None and is_candidate(task, user)
 
 
-_TASK_WITH_INSTANCE = (select(HumanTask, ProcessInstance)
-                       .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                       .where(HumanTask.id == bindparam("task_id")))
+_TASK = HumanTask.__table__
+_INSTANCE = ProcessInstance.__table__
+_TASK_ROW = sql.prepared(select(_TASK).where(_TASK.c.id == bindparam("task_id")))
+_TASK_AND_INSTANCE_ROW = sql.prepared(
+    select(*[c.label(f"t_{c.key}") for c in _TASK.c], *[c.label(f"i_{c.key}") for c in _INSTANCE.c])
+    .join_from(_TASK, _INSTANCE, _INSTANCE.c.id == _TASK.c.instance_id)
+    .where(_TASK.c.id == bindparam("task_id")))
+
+
+def _load_task(task_id: int, with_instance: bool) -> HumanTask | None:
+    """The task's ORM object from one prepared SELECT (with its instance's, if asked)."""
+    known = db.session.identity_map.get(db.session.identity_key(HumanTask, task_id))
+    if known is not None and not with_instance:
+        return known
+    if not with_instance:
+        row = sql.execute(_TASK_ROW, {"task_id": task_id}).first()
+        return None if row is None else sql.adopt(HumanTask, row._asdict())
+    row = sql.execute(_TASK_AND_INSTANCE_ROW, {"task_id": task_id}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    sql.adopt(ProcessInstance, {k[2:]: v for k, v in values.items() if k[0] == "i"})
+    return sql.adopt(HumanTask, {k[2:]: v for k, v in values.items() if k[0] == "t"})
 
 
 def get_task_for(task_id: int, user: User, with_instance: bool = False) -> HumanTask:
@@ -100,11 +129,7 @@ def get_task_for(task_id: int, user: User, with_instance: bool = False) -> Human
 
     ``with_instance`` loads its instance in the same query (for callers about to need it).
     """
-    if with_instance:
-        row = db.session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).first()
-        task = row[0] if row is not None else None
-    else:
-        task = db.session.get(HumanTask, task_id)
+    task = _load_task(task_id, with_instance)
     if task is None or not can_view(task, user):
         raise NotFound(f"Task {task_id} not found")
     return task
