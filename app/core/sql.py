@@ -138,7 +138,8 @@ def adopt(model, values: dict):
     """The ORM object of a row read with a prepared statement, persistent in the session.
 
     ``values`` holds every mapped column. No SQL is run; an object already in the session's
-    identity map wins (as with ``Session.get``).
+    identity map wins (as with ``Session.get``). The identity map holds objects weakly: keep
+    a reference for as long as later ``Session.get`` calls should find this one.
     """
     session = db.session
     existing = session.identity_map.get(session.identity_key(model, values["id"]))

@@ -34,7 +34,8 @@ blp = Blueprint("tasks_api", __name__, description="Human tasks")
 @require_api()
 def list_tasks(query):
     """The caller's inbox: ``scope=mine|group|completed``, newest first, 50 per page."""
-    return services.inbox(api_user(), query["scope"], query["limit"], query["before_id"])
+    return services.inbox(api_user(), query["scope"], query["limit"], query["before_id"],
+                          rows=True)
 
 
 @blp.route("/tasks/<int:task_id>", methods=["GET"])

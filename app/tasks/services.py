@@ -66,10 +66,12 @@ def _inbox_prepared(scope: str, n_roles: int, paged: bool) -> sql.Prepared:
     return sql.prepared(_inbox_stmt(scope, n_roles, paged))
 
 
-def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
+def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None,
+          rows: bool = False):
     """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``.
 
-    Rows are dicts of the ``human_task`` columns (what the API serialises).
+    ``rows=True`` returns dicts of the ``human_task`` columns (what the API serialises) read
+    by the prepared statement, instead of ORM objects.
     """
     if scope == "cc":
         from app.tasks.cc import cc_list
@@ -80,8 +82,10 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
-    stmt = _inbox_prepared(scope, len(roles), bool(before_id))
-    return sql.execute(stmt, params).mappings()
+    if rows:
+        return sql.execute(_inbox_prepared(scope, len(roles), bool(before_id)), params).mappings()
+    stmt = _inbox_stmt(scope, len(roles), bool(before_id))
+    return db.session.scalars(stmt, params).all()
 
 
 def is_candidate(task: HumanTask, user: User) -> bool:
@@ -120,8 +124,12 @@ def _load_task(task_id: int, with_instance: bool) -> HumanTask | None:
     if row is None:
         return None
     values = row._asdict()
-    sql.adopt(ProcessInstance, {k[2:]: v for k, v in values.items() if k[0] == "i"})
-    return sql.adopt(HumanTask, {k[2:]: v for k, v in values.items() if k[0] == "t"})
+    instance = sql.adopt(ProcessInstance, {k[2:]: v for k, v in values.items() if k[0] == "i"})
+    task = sql.adopt(HumanTask, {k[2:]: v for k, v in values.items() if k[0] == "t"})
+    # The session's identity map holds objects weakly: the task keeps its instance alive so
+    # that the next ``db.session.get(ProcessInstance, ...)`` finds it without a query.
+    task._loaded_instance = instance
+    return task
 
 
 def get_task_for(task_id: int, user: User, with_instance: bool = False) -> HumanTask:
@@ -148,11 +156,13 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
         return task
     if not is_candidate(task, user):
         raise Forbidden("You are not a candidate for this task")
+    now = utcnow()
     done = sql.execute(_CLAIM, {"w_id": task.id, "w_status": "open", "s_assignee_id": user.id,
-                                "s_claimed_at": utcnow()})
+                                "s_claimed_at": now})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
+    set_committed_value(task, "claimed_at", now)
     _audit(user, "task.claimed", task)
     return task
 
