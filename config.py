@@ -56,6 +56,9 @@ class Config:
     # SQLite durability: NORMAL is safe with WAL (no corruption, last commit may roll back
     # on power loss); set FULL for stricter durability.
     SQLITE_SYNCHRONOUS = "NORMAL"
+    # Level of the workflow engine's own loggers ("spiff.*"). At INFO SpiffWorkflow logs every
+    # task state change (dozens per approval), which costs more than the step itself.
+    ENGINE_LOG_LEVEL = "WARNING"
     # Demo data (users with password "demo") is seeded only by `make run` / `flask demo seed`.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

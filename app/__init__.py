@@ -42,6 +42,7 @@ def create_app(config=None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("DEALERFLOW_INSTANCE_PATH"))
     _configure(app, config)
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("spiff").setLevel(app.config["ENGINE_LOG_LEVEL"])
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))

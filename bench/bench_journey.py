@@ -31,6 +31,11 @@ class BenchError(RuntimeError):
     pass
 
 
+def _server_ms(r: requests.Response) -> float:
+    """The app's own time for the request (X-Server-Ms: handler + commit, no WSGI/HTTP)."""
+    return float(r.headers.get("X-Server-Ms", "nan"))
+
+
 def _check(r: requests.Response, expected: int, what: str):
     if r.status_code != expected:
         raise BenchError(f"{what}: HTTP {r.status_code} (expected {expected}): {r.text[:500]}")
@@ -60,31 +65,37 @@ class Journey:
     def run_instance(self) -> dict:
         """One whole instance; returns {"total": s, "create": s, "list": [s,s,s], ...}."""
         base, sessions = self.base, self.sessions
-        out = {"list": [], "claim": [], "complete": []}
+        out = {"list": [], "claim": [], "complete": [], "server": {s: [] for s in STEPS}}
         body = {"data": c.application(self.licence_id, level="A")}
         t_start = time.perf_counter()
         r = sessions["applicant"].post(base + "/api/v1/processes/dealer_admission/instances",
                                        json=body)
         instance_id = _check(r, 201, "create")["id"]
         t1 = time.perf_counter()
+        out["server"]["create"].append(_server_ms(r))
         out["create"] = t1 - t_start
         for username, bpmn_id, extra in APPROVERS:
             s = sessions[username]
             t0 = time.perf_counter()
-            tasks = _check(s.get(base + "/api/v1/tasks", params={"scope": "group"}), 200, "list")
+            r = s.get(base + "/api/v1/tasks", params={"scope": "group"})
+            tasks = _check(r, 200, "list")
             t1 = time.perf_counter()
+            out["server"]["list"].append(_server_ms(r))
             task_id = next((t["id"] for t in tasks
                             if t["instance_id"] == instance_id and t["bpmn_id"] == bpmn_id), None)
             if task_id is None:
                 raise BenchError(f"{username}: no {bpmn_id} task of instance {instance_id} "
                                  f"on the first inbox page ({len(tasks)} tasks)")
             t2 = time.perf_counter()
-            _check(s.post(f"{base}/api/v1/tasks/{task_id}/claim"), 200, "claim")
+            r = s.post(f"{base}/api/v1/tasks/{task_id}/claim")
+            _check(r, 200, "claim")
             t3 = time.perf_counter()
+            out["server"]["claim"].append(_server_ms(r))
             data = {"decision": "approve", "comment": "ok", **extra}
-            _check(s.post(f"{base}/api/v1/tasks/{task_id}/complete", json={"data": data}), 200,
-                   "complete")
+            r = s.post(f"{base}/api/v1/tasks/{task_id}/complete", json={"data": data})
+            _check(r, 200, "complete")
             t4 = time.perf_counter()
+            out["server"]["complete"].append(_server_ms(r))
             out["list"].append(t1 - t0)
             out["claim"].append(t3 - t2)
             out["complete"].append(t4 - t3)
@@ -126,6 +137,7 @@ def summarize(results: list[dict]) -> dict:
     out = {"n": len(results), "total_med": c.median(totals), "total_p90": c.p90(totals),
            "steps": {}, "per_approver": {}}
     out["steps"]["create"] = [c.ms(r["create"]) for r in results]
+    out["server"] = {step: [x for r in results for x in r["server"][step]] for step in STEPS}
     for step in ("list", "claim", "complete"):
         out["steps"][step] = [c.ms(x) for r in results for x in r[step]]
         for i, (username, _, _) in enumerate(APPROVERS):
@@ -151,6 +163,15 @@ def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: s
                   title=title or f"Whole 3-approval instance over HTTP (n={summary['n']})")
     step_sum = sum(c.median(summary["steps"][s]) * (1 if s == "create" else 3) for s in STEPS)
     print(f"sum of step medians (create + 3×list/claim/complete): {step_sum:.2f} ms")
+    server = summary.get("server") or {}
+    if server:
+        c.print_table(["X-Server-Ms (app time)", "median", "p90", "client median"],
+                      [[s, c.median(server[s]), c.p90(server[s]), c.median(summary["steps"][s])]
+                       for s in STEPS],
+                      title="Handler time per endpoint (X-Server-Ms: handler + commit)")
+        handler_sum = sum(c.median(server[s]) * (1 if s == "create" else 3) for s in STEPS)
+        print(f"handler sum (create + 3×list/claim/complete): {handler_sum:.2f} ms; "
+              f"HTTP, WSGI and client overhead: {step_sum - handler_sum:.2f} ms")
     print(f"target ≤ {TARGET_MS:.0f} ms: median {med:.2f} ms = {med / TARGET_MS:.2f}× the target "
           f"({'meets' if med <= TARGET_MS else 'misses'} it; p90 {p:.2f} ms)")
     print(f"spiff-arena reference {SPIFF_ARENA_MS:.0f} ms: ratio spiff-arena / Dealerflow = "

@@ -33,12 +33,22 @@ def create_user(username: str, password: str, roles: list[str], *, region=None, 
     return user
 
 
+_REGIONS = None
+
+
 def region_choices(locale: str) -> list[tuple[str, str]]:
     """(code, label in the locale) for every region, by code."""
-    from sqlalchemy import select
+    global _REGIONS
+    if _REGIONS is None:
+        from sqlalchemy import select
 
-    return [(r.code, r.label(locale))
-            for r in db.session.scalars(select(Region).order_by(Region.code))]
+        from app.core import sql
+
+        table = Region.__table__
+        _REGIONS = sql.prepared(select(table.c.code, table.c.name_zh, table.c.name_en)
+                                .order_by(table.c.code))
+    zh = locale.startswith("zh")
+    return [(r.code, r.name_zh if zh else r.name_en) for r in _REGIONS.run().all()]
 
 
 def set_locale(user: User, locale: str) -> None:

@@ -8,9 +8,10 @@ from datetime import datetime
 from types import SimpleNamespace
 
 import orjson
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text
 
 from app.audit.models import AuditEvent
+from app.core import sql
 from app.core.models import utcnow
 from app.extensions import db
 
@@ -33,8 +34,10 @@ def _fields(ev) -> dict:
             "process_key": ev.process_key, "dealer_id": ev.dealer_id, "details": ev.details}
 
 
-_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-_INSERT = insert(AuditEvent.__table__)
+_LAST_HASH = sql.prepared(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+_COLUMNS = ("at", "actor", "action", "target_type", "target_id", "instance_id", "task_id",
+            "process_key", "dealer_id", "details", "prev_hash", "hash")
+_INSERT = sql.prepared(insert(AuditEvent.__table__).values({k: bindparam(k) for k in _COLUMNS}))
 
 
 def _last_hash() -> str:
@@ -42,7 +45,7 @@ def _last_hash() -> str:
     if session.get_bind().dialect.name == "postgresql":
         # Serialise chain appends cluster-wide; released at commit/rollback.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    return session.connection().execute(_LAST_HASH).scalar() or GENESIS
+    return sql.execute(_LAST_HASH).scalar() or GENESIS
 
 
 _queued: ContextVar[list | None] = ContextVar("queued_audit_events", default=None)
@@ -98,7 +101,7 @@ def record(actor: str, action: str, *, target_type: str = "", target_id=None,
     fields = _fields(values)
     prev = _last_hash()
     digest = compute_hash(prev, fields)
-    db.session.connection().execute(_INSERT, {**vars(values), "prev_hash": prev, "hash": digest})
+    sql.execute(_INSERT, {**vars(values), "prev_hash": prev, "hash": digest})
     return digest
 
 

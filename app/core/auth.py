@@ -63,7 +63,7 @@ class Principal:
 
 
 _USERS = User.__table__
-_TOKEN_USER = (select(ApiToken.__table__.c.expires_at, _USERS.c.id, _USERS.c.username,
+_TOKEN_USER = sql.prepared(select(ApiToken.__table__.c.expires_at, _USERS.c.id, _USERS.c.username,
                       _USERS.c.display_name, _USERS.c.roles, _USERS.c.region,
                       _USERS.c.dealer_id, _USERS.c.locale, _USERS.c.active)
                .join(_USERS, _USERS.c.id == ApiToken.__table__.c.user_id)

@@ -1,6 +1,7 @@
 """HTTP plumbing: one transaction per request, SQLite tuning, errors, JSON."""
 
 import contextvars
+import time
 from decimal import Decimal
 
 import orjson
@@ -80,7 +81,19 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _intent():
+        request.environ["dealerflow.t0"] = time.perf_counter()
         write_intent.set(request.method not in SAFE_METHODS)
+
+    @app.after_request
+    def _server_ms(response):
+        """X-Server-Ms: the request's time in the application (handler and commit), in ms.
+
+        Registered before ``_commit`` so that it runs after it (Flask runs them in reverse).
+        """
+        started = request.environ.get("dealerflow.t0")
+        if started is not None:
+            response.headers["X-Server-Ms"] = f"{(time.perf_counter() - started) * 1000:.3f}"
+        return response
 
     @app.after_request
     def _commit(response):

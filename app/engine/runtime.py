@@ -112,10 +112,13 @@ def is_ready(task) -> bool:
     return task.state == TaskState.READY
 
 
-def next_timer_at(workflow: BpmnWorkflow) -> datetime | None:
-    """Earliest fire time among waiting timer events (naive UTC), or None."""
+def next_timer_at(workflow: BpmnWorkflow, events=None) -> datetime | None:
+    """Earliest fire time among waiting timer events (naive UTC), or None.
+
+    ``events``: ``workflow.waiting_events()`` when the caller already has them.
+    """
     times = []
-    for event in workflow.waiting_events():
+    for event in workflow.waiting_events() if events is None else events:
         if "Timer" not in str(event.event_type) or not isinstance(event.value, str):
             continue
         try:
@@ -208,8 +211,9 @@ def prune_stale_events(workflow: BpmnWorkflow) -> None:
             manager.tasks.pop(task_id, None)
 
 
-def waiting_message_names(workflow: BpmnWorkflow) -> list[str]:
-    return sorted({e.name for e in workflow.waiting_events() if "Message" in str(e.event_type)})
+def waiting_message_names(workflow: BpmnWorkflow, events=None) -> list[str]:
+    events = workflow.waiting_events() if events is None else events
+    return sorted({e.name for e in events if "Message" in str(e.event_type)})
 
 
 def correlation_values(workflow: BpmnWorkflow) -> dict:

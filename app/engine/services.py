@@ -5,7 +5,8 @@ from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
@@ -112,6 +113,25 @@ def latest_version(key: str, required: bool = True) -> ProcessVersion | None:
     return version
 
 
+_VERSIONS = ProcessVersion.__table__
+_LATEST_REF = sql.prepared(
+    select(_VERSIONS.c.id, _VERSIONS.c.process_key, _VERSIONS.c.version, _VERSIONS.c.name,
+           _VERSIONS.c.starter_roles)
+    .where(_VERSIONS.c.process_key == bindparam("key"))
+    .order_by(_VERSIONS.c.version.desc()).limit(1))
+
+
+def latest_version_ref(key: str):
+    """The latest version's id, key, number, name and starter roles, without its bundle.
+
+    What starting an instance needs (``can_start``, ``create_instance``); 404 if undeployed.
+    """
+    row = sql.execute(_LATEST_REF, {"key": key}).first()
+    if row is None:
+        raise NotFound(f"Process '{key}' is not deployed", code="process_not_found")
+    return row
+
+
 def latest_versions() -> list[ProcessVersion]:
     newest = (select(ProcessVersion.process_key, func.max(ProcessVersion.version).label("v"))
               .group_by(ProcessVersion.process_key).subquery())
@@ -170,29 +190,59 @@ _SAVE = sql.guarded_update(ProcessInstance.__table__, ("id", "lock_version"),
                            (*_MUTABLE, "lock_version"))
 
 
-def _stamp(instance: ProcessInstance, workflow) -> bool:
-    """Copy the workflow's state onto the row; True when this step completed it."""
-    instance.state = dump_workflow(workflow)
-    instance.updated_at = utcnow()
-    instance.next_timer_at = runtime.next_timer_at(workflow)
-    waiting = runtime.waiting_message_names(workflow)
-    instance.waiting_messages = f",{','.join(waiting)}," if waiting else ""
+def _stamp(instance: ProcessInstance, workflow) -> tuple[dict, bool]:
+    """The row's new values from the workflow's state; True when this step completed it.
+
+    Nothing is set on the ORM object here: ``_write`` stores the values and marks them as
+    committed, so the session has nothing left to flush at commit.
+    """
+    events = workflow.waiting_events()
+    waiting = runtime.waiting_message_names(workflow, events)
+    values = {"state": dump_workflow(workflow), "updated_at": utcnow(),
+              "next_timer_at": runtime.next_timer_at(workflow, events),
+              "waiting_messages": f",{','.join(waiting)}," if waiting else ""}
+    values.update({name: getattr(instance, name)
+                   for name in ("status", "completed_at", "outcome", "outcome_reason")})
     if not workflow.is_completed() or instance.status in ("completed", "cancelled"):
-        return False
-    instance.status, instance.completed_at = "completed", utcnow()
-    instance.outcome = str(workflow.data.get("outcome") or instance.outcome or "completed")
-    return True
+        return values, False
+    values.update(status="completed", completed_at=utcnow(),
+                  outcome=str(workflow.data.get("outcome") or instance.outcome or "completed"))
+    return values, True
 
 
-def _write(instance: ProcessInstance) -> None:
+_INSERT_COLUMNS = tuple(c.key for c in ProcessInstance.__table__.columns if c.key != "id")
+_INSERT = sql.prepared(insert(ProcessInstance.__table__)
+                       .values({k: bindparam(k) for k in _INSERT_COLUMNS})
+                       .returning(ProcessInstance.__table__.c.id))
+
+
+def _insert(instance: ProcessInstance) -> None:
+    """INSERT a new instance row without an ORM flush; the object becomes persistent."""
+    now = utcnow()
+    if instance.created_at is None:
+        instance.created_at = now
+    if instance.updated_at is None:
+        instance.updated_at = now
+    if instance.waiting_messages is None:
+        instance.waiting_messages = ""
+    instance.id = sql.execute(_INSERT, {k: getattr(instance, k) for k in _INSERT_COLUMNS}
+                              ).scalar_one()
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+
+
+def _write(instance: ProcessInstance, values: dict) -> None:
     """INSERT a new row, or UPDATE guarded on ``lock_version``: 409 if someone saved first."""
     if instance.id is None:
-        db.session.add(instance)
-        db.session.flush()
+        for name, value in values.items():
+            setattr(instance, name, value)
+        if inspect(instance).transient:
+            _insert(instance)
+        else:  # already added to the session by the caller
+            db.session.flush()
         return
-    values = {name: getattr(instance, name) for name in _MUTABLE}
     version = instance.lock_version
-    values["lock_version"] = version + 1
+    values = {**values, "lock_version": version + 1}
     # The row's pending attributes go into this one UPDATE (no ORM flush of them).
     done = sql.execute(_SAVE, {"w_id": instance.id, "w_lock_version": version,
                                **sql.bind("s", values)})
@@ -236,8 +286,8 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     from app.tasks.projection import sync_human_tasks
 
     had_waiting = bool(instance.waiting_messages)
-    completed = _stamp(instance, workflow)
-    _write(instance)
+    values, completed = _stamp(instance, workflow)
+    _write(instance, values)
     _sync_subscriptions(instance, workflow, had_waiting)
     if on_written is not None:
         on_written(instance)
@@ -417,7 +467,7 @@ def start_with_data(process_key: str, user: User, data: dict, *, title: str = ""
     For processes a service starts on someone's behalf (a promotion sent for approval, an
     order submitted): no initiator form, the object's data goes straight into the instance.
     """
-    version = latest_version(process_key)
+    version = latest_version_ref(process_key)
     if not can_start(version, user):
         raise Forbidden(f"You may not start '{process_key}'")
     instance, workflow = create_instance(version, user, business_key=business_key,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import services as audit
@@ -35,29 +35,40 @@ def _json(value) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def sync_jobs(instance: ProcessInstance, workflow) -> list[Job]:
-    """Create a job for every STARTED service task that has none yet."""
+_JOB_COLUMNS = tuple(c.key for c in Job.__table__.columns if c.key != "id")
+_INSERT_JOB = sql.prepared(insert(Job.__table__).values({k: bindparam(k) for k in _JOB_COLUMNS}))
+
+
+def sync_jobs(instance: ProcessInstance, workflow) -> list[str]:
+    """Create a job for every STARTED service task that has none yet; return their keys.
+
+    The rows are inserted at once in the caller's transaction (no ORM unit of work).
+    """
     tasks = runtime.started_service_tasks(workflow)
     if not tasks:
         return []
     keys = {f"{instance.id}:{t.id}": t for t in tasks}
     existing = set(db.session.scalars(select(Job.idempotency_key)
                                       .where(Job.idempotency_key.in_(list(keys)))))
-    jobs = []
+    rows, now = [], utcnow()
+    max_attempts = current_app.config["JOB_MAX_ATTEMPTS"]
     for key, task in keys.items():
         if key in existing:
             continue
         spec = task.task_spec
         params = {name: value["value"] for name, value in spec.evaluate_params(task).items()}
-        job = Job(instance_id=instance.id, engine_task_id=str(task.id), bpmn_id=spec.bpmn_id,
-                  operation=spec.operation_name, params=_json(params),
-                  result_variable=spec.result_variable, idempotency_key=key,
-                  max_attempts=current_app.config["JOB_MAX_ATTEMPTS"], due_at=utcnow())
-        db.session.add(job)
-        jobs.append(job)
-    if jobs:
+        rows.append({"kind": "service", "instance_id": instance.id,
+                     "engine_task_id": str(task.id), "bpmn_id": spec.bpmn_id,
+                     "operation": spec.operation_name, "params": _json(params),
+                     "result_variable": spec.result_variable, "status": "pending",
+                     "due_at": now, "attempts": 0, "max_attempts": max_attempts,
+                     "locked_by": None, "locked_until": None, "last_error": None,
+                     "idempotency_key": key, "result": None, "updated_at": now,
+                     "created_at": now})
+    if rows:
+        sql.execute(_INSERT_JOB, rows)
         wakeup.announce()
-    return jobs
+    return [r["idempotency_key"] for r in rows]
 
 
 # Called as hook(job, result) in the transaction that completes a standalone job (one that
@@ -81,6 +92,7 @@ def enqueue(operation: str, params: dict, *, idempotency_key: str,
               status="pending", attempts=0)
     db.session.add(job)
     db.session.flush()
+    wakeup.announce()
     return job
 
 

@@ -52,7 +52,7 @@ def list_tasks(query):
         rows, total = filtered(user, query["scope"], query, query["limit"], query["before_id"],
                                with_total=True)
         return rows, {"X-Total-Count": str(total)}
-    return services.inbox(user, query["scope"], query["limit"], query["before_id"])
+    return services.inbox(user, query["scope"], query["limit"], query["before_id"], rows=True)
 
 
 @blp.route("/tasks/counts", methods=["GET"])
@@ -144,7 +144,8 @@ def release(task_id):
 def complete(body, task_id):
     """Complete a task with its form data; 422 per field, 409 if already done."""
     user = api_user()
-    instance = services.complete_task(services.get_task_for(task_id, user), user, body["data"])
+    task = services.get_task_for(task_id, user, with_instance=True)
+    instance = services.complete_task(task, user, body["data"])
     return services.instance_for_api(instance)
 
 

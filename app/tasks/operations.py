@@ -16,9 +16,10 @@ engine task's completion and never change the BPMN.
 """
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import User, utcnow
 from app.engine import runtime
@@ -266,6 +267,16 @@ def _signer_group(parent: HumanTask) -> list[HumanTask]:
     return rows[starts[-1]:] if starts else []
 
 
+_SIGNER_ROW = sql.prepared(select(HumanTask.__table__.c.id).where(
+    HumanTask.__table__.c.parent_task_id == bindparam("parent_id"),
+    HumanTask.__table__.c.kind == "signer").limit(1))
+
+
+def _has_signers(parent_id: int) -> bool:
+    """Whether signers were ever added to the task (one indexed probe, no ORM load)."""
+    return sql.execute(_SIGNER_ROW, {"parent_id": parent_id}).first() is not None
+
+
 def _active_group(parent: HumanTask) -> list[HumanTask]:
     group = _signer_group(parent)
     return group if any(r.status in ACTIVE for r in group) else []
@@ -341,7 +352,7 @@ def defer_to_signers(task: HumanTask, user: User, cleaned: dict, attachments) ->
     True when the engine task must wait; the decision is kept on the (waiting) row. A
     rejection or return by the approver cancels the signers and goes ahead.
     """
-    group = _active_group(task) if task.kind == "engine" else []
+    group = _active_group(task) if task.kind == "engine" and _has_signers(task.id) else []
     if not group:
         return False
     decision = cleaned.get("decision")
@@ -682,7 +693,7 @@ def _batch_target(task_id: int, user: User, get_task_for) -> HumanTask:
     from app.tasks.services import is_candidate
 
     try:
-        return get_task_for(task_id, user)
+        return get_task_for(task_id, user, with_instance=True)
     except NotFound:
         task = db.session.get(HumanTask, task_id)
         if task is None or not is_candidate(task, user):

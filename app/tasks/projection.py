@@ -105,14 +105,29 @@ def _amount_and_dealer(data: dict, props: dict) -> tuple[Decimal | None, int | N
 
 
 _TASKS = HumanTask.__table__
-_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
-_INSERT_CANDIDATE = insert(TaskCandidate.__table__)
+_TASK_COLUMNS = [c for c in _TASKS.columns if c.key != "id"]
+_INSERT_TASK = sql.prepared(insert(_TASKS).values({c.key: bindparam(c.key) for c in _TASK_COLUMNS})
+                            .returning(_TASKS.c.id))
+
+
+def _column_default(column):
+    default = column.default
+    if default is None:
+        return None
+    return default.arg(None) if default.is_callable else default.arg
+
+
+def _task_values(row: dict) -> dict:
+    """Every column of a new ``human_task`` row: the row's values, else the column default."""
+    return {c.key: row[c.key] if c.key in row else _column_default(c) for c in _TASK_COLUMNS}
+_INSERT_CANDIDATE = sql.prepared(insert(TaskCandidate.__table__).values(
+    {k: bindparam(k) for k in ("task_id", "kind", "value", "created_at")}))
 # Rows still tied to a live engine task: open, blocked by added signers, or queued signers.
 ACTIVE = ("open", "waiting", "pending")
-_OPEN_ROWS = select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE))
-_LAST_PASS = select(func.max(_TASKS.c.pass_no)).where(
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id"))
+_OPEN_ROWS = sql.prepared(select(_TASKS.c.id, _TASKS.c.engine_task_id).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.status.in_(ACTIVE)))
+_LAST_PASS = sql.prepared(select(func.max(_TASKS.c.pass_no)).where(
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.bpmn_id == bindparam("bpmn_id")))
 
 
 def new_row(instance: ProcessInstance, task, pass_no: int) -> dict:
@@ -142,8 +157,7 @@ def insert_rows(rows: list[dict]) -> list[int]:
         return []
     ids = []
     for row in rows:  # usually one; RETURNING one by one keeps ids and rows paired
-        values = {k: v for k, v in row.items() if not k.startswith("_")}
-        ids.append(sql.execute(_INSERT_TASK, values).scalar_one())
+        ids.append(sql.execute(_INSERT_TASK, _task_values(row)).scalar_one())
     candidates = [{"task_id": tid, "kind": k, "value": v, "created_at": row["created_at"]}
                   for tid, row in zip(ids, rows, strict=True) for k, v in row["_candidates"]]
     if candidates:

@@ -23,8 +23,8 @@ _CLOSED_FIELDS = ("status", "completed_at", "completed_by_id", "outcome", "comme
 _CLAIM = sql.guarded_update(HumanTask.__table__, ("id", "status", "assignee_id IS NULL"),
                             ("assignee_id", "claimed_at"))
 _CLOSE = sql.guarded_update(HumanTask.__table__, ("id", "status"), _CLOSED_FIELDS)
-_DROP_CANDIDATES = delete(TaskCandidate.__table__).where(
-    TaskCandidate.__table__.c.task_id == bindparam("task_id"))
+_DROP_CANDIDATES = sql.prepared(delete(TaskCandidate.__table__).where(
+    TaskCandidate.__table__.c.task_id == bindparam("task_id")))
 
 
 @lru_cache(maxsize=64)
@@ -60,8 +60,19 @@ def _inbox_stmt(scope: str, n_roles: int, paged: bool):
     return select(HumanTask).where(*where).order_by(HumanTask.id.desc()).limit(page)
 
 
-def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None):
-    """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``."""
+@lru_cache(maxsize=64)
+def _inbox_prepared(scope: str, n_roles: int, paged: bool) -> sql.Prepared:
+    """``_inbox_stmt`` compiled once and run on the DBAPI cursor (rows come back as dicts)."""
+    return sql.prepared(_inbox_stmt(scope, n_roles, paged))
+
+
+def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | None = None,
+          rows: bool = False):
+    """One page of a user's inbox: ``mine`` (assigned), ``group`` (claimable), ``completed``.
+
+    ``rows=True`` returns dicts of the ``human_task`` columns (what the API serialises) read
+    by the prepared statement, instead of ORM objects.
+    """
     if scope == "cc":
         from app.tasks.cc import cc_list
 
@@ -78,6 +89,8 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
     roles = user.roles
     params = {"limit": limit, "user_id": user.id, "region": user.region, "before_id": before_id}
     params.update({f"v{i}": value for i, value in enumerate([*roles, user.username])})
+    if rows:
+        return sql.execute(_inbox_prepared(scope, len(roles), bool(before_id)), params).mappings()
     stmt = _inbox_stmt(scope, len(roles), bool(before_id))
     return db.session.scalars(stmt, params).all()
 
@@ -107,9 +120,41 @@ def can_view(task: HumanTask, user: User) -> bool:
     return task.assignee_id is None and is_candidate(task, user)
 
 
-def get_task_for(task_id: int, user: User) -> HumanTask:
-    """A task the user may see; others' tasks answer 404 so ids leak nothing."""
-    task = db.session.get(HumanTask, task_id)
+_TASK = HumanTask.__table__
+_INSTANCE = ProcessInstance.__table__
+_TASK_ROW = sql.prepared(select(_TASK).where(_TASK.c.id == bindparam("task_id")))
+_TASK_AND_INSTANCE_ROW = sql.prepared(
+    select(*[c.label(f"t_{c.key}") for c in _TASK.c], *[c.label(f"i_{c.key}") for c in _INSTANCE.c])
+    .join_from(_TASK, _INSTANCE, _INSTANCE.c.id == _TASK.c.instance_id)
+    .where(_TASK.c.id == bindparam("task_id")))
+
+
+def _load_task(task_id: int, with_instance: bool) -> HumanTask | None:
+    """The task's ORM object from one prepared SELECT (with its instance's, if asked)."""
+    known = db.session.identity_map.get(db.session.identity_key(HumanTask, task_id))
+    if known is not None and not with_instance:
+        return known
+    if not with_instance:
+        row = sql.execute(_TASK_ROW, {"task_id": task_id}).first()
+        return None if row is None else sql.adopt(HumanTask, row._asdict())
+    row = sql.execute(_TASK_AND_INSTANCE_ROW, {"task_id": task_id}).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    instance = sql.adopt(ProcessInstance, {k[2:]: v for k, v in values.items() if k[0] == "i"})
+    task = sql.adopt(HumanTask, {k[2:]: v for k, v in values.items() if k[0] == "t"})
+    # The session's identity map holds objects weakly: the task keeps its instance alive so
+    # that the next ``db.session.get(ProcessInstance, ...)`` finds it without a query.
+    task._loaded_instance = instance
+    return task
+
+
+def get_task_for(task_id: int, user: User, with_instance: bool = False) -> HumanTask:
+    """A task the user may see; others' tasks answer 404 so ids leak nothing.
+
+    ``with_instance`` loads its instance in the same query (for callers about to need it).
+    """
+    task = _load_task(task_id, with_instance)
     if task is None or not can_view(task, user):
         raise NotFound(f"Task {task_id} not found")
     return task
@@ -133,11 +178,13 @@ def claim_task(task: HumanTask, user: User) -> HumanTask:
         away = principal_for(task, user)
         if away is None:
             raise Forbidden("You are not a candidate for this task")
+    now = utcnow()
     done = sql.execute(_CLAIM, {"w_id": task.id, "w_status": "open", "s_assignee_id": user.id,
-                                "s_claimed_at": utcnow()})
+                                "s_claimed_at": now})
     if done.rowcount != 1:
         raise Conflict(f"Task {task.id} was claimed by someone else", code="already_claimed")
     set_committed_value(task, "assignee_id", user.id)
+    set_committed_value(task, "claimed_at", now)
     if away is not None:  # claimed as a proxy: marked, and recalled with the proxy
         task.proxied_for_id = away.id
         _audit(user, "task.claimed", task, proxied_for=away.username)
@@ -292,10 +339,17 @@ def _return_instance(instance, workflow, engine_task) -> None:
     instance.outcome = None
 
 
-def _file_exists(attachment_id) -> bool:
-    from app.files.models import Attachment
+_ATTACHMENT = None
 
-    return db.session.get(Attachment, int(attachment_id)) is not None
+
+def _file_exists(attachment_id) -> bool:
+    global _ATTACHMENT
+    if _ATTACHMENT is None:
+        from app.files.models import Attachment
+
+        _ATTACHMENT = sql.prepared(select(Attachment.__table__.c.id).where(
+            Attachment.__table__.c.id == bindparam("id")))
+    return sql.execute(_ATTACHMENT, {"id": int(attachment_id)}).first() is not None
 
 
 def instance_tasks(instance_id: int) -> list[HumanTask]:
@@ -314,10 +368,10 @@ def start_instance(process_key: str, user: User, data: dict | None,
     Everything happens in memory first, so a form error writes nothing; then the instance is
     saved once.
     """
-    from app.engine.services import can_start, create_instance, latest_version
+    from app.engine.services import can_start, create_instance, latest_version_ref
     from app.engine.validation import assignment_of, is_initiator_task
 
-    version = latest_version(process_key)
+    version = latest_version_ref(process_key)
     if not can_start(version, user):
         raise Forbidden(f"You may not start '{process_key}'")
     data = data or {}
@@ -373,13 +427,19 @@ def open_tasks(instance_id: int) -> list[HumanTask]:
                               .order_by(HumanTask.id)).all()
 
 
+_OPEN_TASK_ROWS = sql.prepared(select(HumanTask.__table__).where(
+    HumanTask.__table__.c.instance_id == bindparam("instance_id"),
+    HumanTask.__table__.c.status == "open").order_by(HumanTask.__table__.c.id))
+
+
 def instance_for_api(instance: ProcessInstance, with_data: bool = False,
                      history: bool = False) -> dict:
     """The instance summary; ``tasks`` holds the open tasks, or every task with ``history``."""
     out = {c: getattr(instance, c) for c in (
         "id", "process_key", "status", "outcome", "outcome_reason", "business_key", "title",
         "region", "created_at", "updated_at", "completed_at", "lock_version")}
-    out["tasks"] = instance_tasks(instance.id) if history else open_tasks(instance.id)
+    out["tasks"] = instance_tasks(instance.id) if history else \
+        sql.execute(_OPEN_TASK_ROWS, {"instance_id": instance.id}).mappings()
     if with_data:
         out["data"] = instance_view_data(instance)
     return out
