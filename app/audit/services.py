@@ -77,7 +77,7 @@ def write_queued(events: list) -> None:
         digest = compute_hash(prev, _fields(values))
         rows.append({**vars(values), "prev_hash": prev, "hash": digest})
         prev = digest
-    db.session.connection().execute(_INSERT, rows)
+    sql.execute(_INSERT, rows)
     events.clear()
 
 
