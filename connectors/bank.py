@@ -17,8 +17,7 @@ Transport failures and non-2xx answers raise ``ConnectorError``.
 from dataclasses import dataclass
 from decimal import Decimal
 
-import requests
-
+from connectors.http_json import post_json
 from connectors.registry import ConnectorError
 
 
@@ -45,24 +44,10 @@ class HttpBank:
     name: str = "http"
 
     def request_payment(self, request: PaymentRequest, idempotency_key: str) -> BankAnswer:
-        headers = {"Idempotency-Key": idempotency_key}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         body = {"reference": request.reference, "amount": str(request.amount),
                 "currency": request.currency, "payer": request.payer, "callback": request.callback}
-        try:
-            response = requests.post(self.url.rstrip("/") + "/payment-requests", json=body,
-                                     headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ConnectorError(f"{type(exc).__name__}: {exc}") from exc
-        if not 200 <= response.status_code < 300:
-            raise ConnectorError(f"HTTP {response.status_code}: {response.text[:300]}")
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise ConnectorError(f"Not a JSON answer: {response.text[:200]}") from exc
-        if not isinstance(answer, dict) or not answer.get("id"):
-            raise ConnectorError(f"Answer without an id: {str(answer)[:200]}")
+        answer = post_json(self.url.rstrip("/") + "/payment-requests", body, token=self.token,
+                           idempotency_key=idempotency_key, timeout=self.timeout)
         return BankAnswer(str(answer["id"]))
 
 

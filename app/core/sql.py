@@ -43,8 +43,7 @@ class _Plan:
         self.bind_procs = procs
         columns = list(getattr(stmt, "exported_columns", None) or [])
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        self.result_procs = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                             for c in columns]
+        self.result_procs = [_result_processor(c.type, dialect) for c in columns]
         if not any(self.result_procs):
             self.result_procs = None
 
@@ -61,6 +60,19 @@ class _Plan:
         if self.result_procs is not None:
             raw = [p(v) if p is not None else v for p, v in zip(self.result_procs, raw, strict=True)]
         return self.row._make(raw)
+
+
+def _result_processor(type_, dialect):
+    """The column type's result processor, chosen without the cursor's type code.
+
+    Some dialects pick the processor by the DBAPI's type code (psycopg2's NUMERIC, say) and
+    fail without one; their driver already returns the Python type then (``Decimal`` for
+    NUMERIC), so no processing is needed.
+    """
+    try:
+        return type_.dialect_impl(dialect).result_processor(dialect, None)
+    except (TypeError, KeyError):
+        return None
 
 
 class RawResult:

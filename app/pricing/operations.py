@@ -12,14 +12,13 @@ from datetime import timedelta
 
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields, validate
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from app.core.models import User
 from app.extensions import db
 from app.jobs.periodic import register_periodic
 from app.pricing import imports, services
 from app.pricing.models import PriceChange
-from app.tasks.models import HumanTask
+from app.tasks.services import last_completer
 from connectors.registry import BusinessError, CallContext, ConnectorError, registry
 
 ERP_BATCH = 200
@@ -46,17 +45,6 @@ class ErrorParams(_Params):
     error = fields.Dict(load_default=dict)
 
 
-def _last_actor(instance_id: int) -> str | None:
-    user_id = db.session.scalar(
-        select(HumanTask.completed_by_id)
-        .where(HumanTask.instance_id == instance_id, HumanTask.status == "completed")
-        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
-        .limit(1)
-    )
-    user = db.session.get(User, user_id) if user_id else None
-    return user.username if user else None
-
-
 @registry.register(
     "pricing.apply_decision",
     schema=DecisionParams,
@@ -68,7 +56,7 @@ def apply_decision(params: dict, ctx: CallContext) -> dict:
         params["price_change_id"],
         params["decision"],
         params.get("comment"),
-        _last_actor(ctx.instance_id),
+        last_completer(ctx.instance_id),
         ctx.instance_id,
     )
     # An approved change is written to the ERP from its first batch on.
@@ -148,7 +136,7 @@ def resolve_erp_error(params: dict, ctx: CallContext) -> dict:
         params["price_change_id"],
         params["decision"],
         params.get("comment"),
-        _last_actor(ctx.instance_id),
+        last_completer(ctx.instance_id),
         ctx.instance_id,
     )
     return {"status": change.status}

@@ -462,3 +462,15 @@ def started_by(user: User, limit: int = 200) -> list[ProcessInstance]:
     return db.session.scalars(select(ProcessInstance)
                               .where(ProcessInstance.started_by_id == user.id)
                               .order_by(ProcessInstance.id.desc()).limit(limit)).all()
+
+
+def last_completer(instance_id: int) -> str | None:
+    """The username of whoever completed the instance's latest human task (None if nobody)."""
+    user_id = db.session.scalar(
+        select(HumanTask.completed_by_id)
+        .where(HumanTask.instance_id == instance_id, HumanTask.status == "completed")
+        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+        .limit(1)
+    )
+    user = db.session.get(User, user_id) if user_id else None
+    return user.username if user else None
