@@ -18,13 +18,20 @@ install: $(BIN)/activate translations vendor
 
 # Front-end packages from npm (committed package-lock.json), copied into app/static/vendor.
 SWAGGER_DIST := node_modules/swagger-ui-dist
-vendor: app/static/vendor/swagger-ui/swagger-ui-bundle.js
+BPMNJS_DIST := node_modules/bpmn-js/dist
+VENDOR_STAMP := app/static/vendor/.npm-installed
+vendor: $(VENDOR_STAMP)
 
-app/static/vendor/swagger-ui/swagger-ui-bundle.js: package-lock.json
+$(VENDOR_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --silent
-	mkdir -p app/static/vendor/swagger-ui
+	mkdir -p app/static/vendor/swagger-ui app/static/vendor/bpmn-js
 	cp $(SWAGGER_DIST)/swagger-ui.css $(SWAGGER_DIST)/swagger-ui-bundle.js \
 	   $(SWAGGER_DIST)/swagger-ui-standalone-preset.js app/static/vendor/swagger-ui/
+	cp $(BPMNJS_DIST)/bpmn-modeler.production.min.js \
+	   $(BPMNJS_DIST)/bpmn-navigated-viewer.production.min.js app/static/vendor/bpmn-js/
+	cp -r $(BPMNJS_DIST)/assets/. app/static/vendor/bpmn-js/
+	cp node_modules/camunda-bpmn-moddle/resources/camunda.json app/static/vendor/bpmn-js/
+	touch $@
 
 translations: $(BIN)/activate
 	@if [ -d app/translations ]; then $(BIN)/pybabel compile -d app/translations; fi
