@@ -126,11 +126,13 @@ def _register_blueprints(app: Flask) -> None:
         api.register_blueprint(blp, url_prefix="/api/v1")
         csrf.exempt(blp)
     from app.files.views import bp as files_views
+    from app.modeler.views import bp as modeler_views
     from app.portal.views import bp as portal_views
     from app.pricing.views import bp as pricing_views
     from app.stores.views import bp as stores_views
     for bp in (core_views, tasks_views, dealers_views, admin_views, files_views, catalog_views,
-               notify_views, stores_views, portal_views, announcements_views, pricing_views):
+               notify_views, stores_views, portal_views, announcements_views, pricing_views,
+               modeler_views):
         app.register_blueprint(bp)
     from app.core import web
 

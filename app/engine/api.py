@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.core.auth import api_user, require_api
-from app.core.errors import DeployError, NotFound
+from app.core.errors import DeployError, Forbidden, NotFound
 from app.core.schemas import DataRequest
 from app.engine import services
 from app.engine.parsing import ModelProblems
@@ -94,6 +94,41 @@ class MessageRequest(Schema):
 class MessageResult(Schema):
     message = fields.String()
     instance_id = fields.Integer()
+
+
+class DiagramSchema(Schema):
+    process_key = fields.String()
+    version = fields.Integer()
+    xml = fields.String(metadata={"description": "BPMN XML of the instance's process version"})
+    elements = fields.Dict(keys=fields.String(), values=fields.String(),
+                           metadata={"description": "element id → completed | active | incident"})
+
+
+@blp.route("/instances/<int:instance_id>/diagram", methods=["GET"])
+@blp.response(200, DiagramSchema)
+@require_api()
+def instance_diagram(instance_id):
+    """The instance's process diagram: its version's XML and the state of each element run."""
+    from sqlalchemy import select
+
+    from app.engine import diagram
+    from app.engine.models import ProcessVersion
+    from app.extensions import db
+    from app.jobs.models import Incident, Job
+
+    user = api_user()
+    if user.has_role("dealer"):
+        raise Forbidden("Dealers do not see process diagrams")
+    instance = services.get_instance(instance_id)
+    if not tasks.can_view_instance(instance, user):
+        raise NotFound(f"Instance {instance_id} not found")
+    version = db.session.get(ProcessVersion, instance.process_version_id)
+    failed = db.session.scalars(
+        select(Job.bpmn_id).join(Incident, Incident.job_id == Job.id)
+        .where(Incident.instance_id == instance.id, Incident.status == "open")).all()
+    return {"process_key": version.process_key, "version": version.version,
+            "xml": diagram.version_xml(version),
+            "elements": diagram.element_states(instance, failed)}
 
 
 @blp.route("/messages/<name>", methods=["POST"])
