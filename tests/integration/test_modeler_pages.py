@@ -30,7 +30,7 @@ def test_analyst_and_admin_see_the_process_list_others_are_refused(login):
     page = analyst.get("/modeler").data.decode()
     assert 'data-process-key="store_suspension"' in page
     assert 'data-process-key="dealer_admission"' in page and 'id="new-diagram"' in page
-    assert 'id="nav-modeler"' in page
+    assert 'id="nav-modeler"' in page and "流程模型" in page and "运行中实例" in page
     assert login("admin").get("/modeler").status_code == 200
     for user in ("mgr_east", "finance", "applicant", "dealer_east"):
         client = login(user)
