@@ -150,3 +150,24 @@ def test_instance_diagram_marks_done_and_current_elements(login, api, admission_
     assert api("dealer_east").get(f"/api/v1/instances/{instance_id}/diagram").status_code == 403
     page = login("applicant").get(f"/instances/{instance_id}").data.decode()
     assert 'id="instance-diagram"' in page and "diagram.js" in page
+
+
+def test_instance_diagram_marks_an_open_incident(api, admission_data):
+    from app.jobs.models import Incident, Job
+
+    r = api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                              json={"data": admission_data()})
+    instance_id = r.json["id"]
+    job = Job(instance_id=instance_id, bpmn_id="archive_dealer", operation="erp.create",
+              status="failed", idempotency_key=f"test-{instance_id}")
+    db.session.add(job)
+    db.session.flush()
+    db.session.add(Incident(job_id=job.id, instance_id=instance_id, operation="erp.create",
+                            error="ERP down"))
+    db.session.commit()
+    elements = api("admin").get(f"/api/v1/instances/{instance_id}/diagram").json["elements"]
+    assert elements["archive_dealer"] == "incident"
+    db.session.execute(Incident.__table__.update().values(status="resolved"))
+    db.session.commit()
+    elements = api("admin").get(f"/api/v1/instances/{instance_id}/diagram").json["elements"]
+    assert "archive_dealer" not in elements
