@@ -6,7 +6,7 @@ loop), BENCH_ENGINE_N (engine overhead), BENCH_BATCH_N / BENCH_BATCH_REPS / BENC
 (approval operations), BENCH_FILTER_TASKS / BENCH_FILTER_N (inbox filters).
 BENCH_ONLY=journey,engine runs a subset.
 (approval operations), BENCH_ORDER_N (order to ERP), BENCH_SECONDS / BENCH_DEALERS (order
-load). BENCH_ONLY=journey,engine runs a subset.
+load). BENCH_MODELER_N (modeler). BENCH_ONLY=journey,engine runs a subset.
 """
 
 import os
@@ -38,6 +38,7 @@ BENCHES = [
     ("stores", "stores.py", "Stores: 10,000 stores' inspections and the ledger page"),
     ("portal", "bench_portal.py", "Dealer portal: dashboard, announcements, staff order list"),
     ("price_import", "bench_price_import.py", "Price import: 20,000 rows to the ERP"),
+    ("modeler", "bench_modeler.py", "Modeler pages, model check and the instance diagram"),
 ]
 
 
