@@ -5,7 +5,7 @@ import time
 from decimal import Decimal
 
 import orjson
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask.json.provider import JSONProvider
 from marshmallow import ValidationError
 from sqlalchemy import event
@@ -17,6 +17,14 @@ from app.extensions import db
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
+
+
+def writes(view):
+    """Mark a GET view that writes (marks a task opened, refreshes a cache): its transaction
+    starts with BEGIN IMMEDIATE on SQLite, so it waits for another writer instead of failing
+    with 'database is locked' when its read snapshot cannot be upgraded."""
+    view.writes_on_read = True
+    return view
 
 
 def _default(obj):
@@ -82,7 +90,9 @@ def install(app: Flask) -> None:
     @app.before_request
     def _intent():
         request.environ["dealerflow.t0"] = time.perf_counter()
-        write_intent.set(request.method not in SAFE_METHODS)
+        view = current_app.view_functions.get(request.endpoint)
+        write_intent.set(request.method not in SAFE_METHODS
+                         or getattr(view, "writes_on_read", False))
 
     @app.after_request
     def _server_ms(response):

@@ -2,6 +2,7 @@
 
 from flask_smorest import Blueprint
 
+from app.core import web
 from app.core.auth import api_user, require_api
 from app.core.schemas import DataRequest
 from app.tasks import operations, services
@@ -111,6 +112,7 @@ def remove_filter(filter_id):
 @blp.route("/tasks/<int:task_id>", methods=["GET"])
 @blp.response(200, TaskDetailSchema)
 @require_api()
+@web.writes
 def get_task(task_id):
     """One task with the instance's current data and the task's form definition."""
     user = api_user()

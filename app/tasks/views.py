@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from app.core import web
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
@@ -339,6 +340,7 @@ def delete_inbox_filter(filter_id: int):
 
 @bp.get("/tasks/<int:task_id>")
 @login_required
+@web.writes
 def task_page(task_id: int):
     from app.tasks.operations import mark_opened
 
@@ -443,6 +445,7 @@ def my_instances():
 
 @bp.get("/instances/<int:instance_id>")
 @login_required
+@web.writes
 def instance_page(instance_id: int):
     instance = get_instance(instance_id)
     if not can_view_instance(instance, current_user):

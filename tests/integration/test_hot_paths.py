@@ -97,3 +97,43 @@ def test_a_save_on_a_stale_instance_answers_409_and_writes_nothing(api, admissio
 
 def test_the_engine_does_not_log_every_task_state_change(app):
     assert logging.getLogger("spiff.task").getEffectiveLevel() >= logging.WARNING
+
+
+@pytest.mark.skipif(bool(__import__("os").environ.get("DEALERFLOW_TEST_DATABASE_URL")),
+                    reason="SQLite's snapshot upgrade; PostgreSQL has row locks")
+def test_a_read_that_writes_waits_for_another_writer_instead_of_failing(app, api, admission_data):
+    """Opening a task marks it opened: while the worker holds SQLite's write lock and commits,
+    the page waits for it (BEGIN IMMEDIATE) instead of answering 500 'database is locked'."""
+    import sqlite3
+    import threading
+
+    instance_id = _start(api, admission_data)
+    mgr = api("mgr_east")
+    task = _manager_task(mgr, instance_id)
+    assert mgr.post(f"/api/v1/tasks/{task['id']}/claim").status_code == 200
+    path = db.engine.url.database
+    locked, release = threading.Event(), threading.Event()
+
+    def other_writer():
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE process_instance SET updated_at = updated_at WHERE id = ?",
+                      (instance_id,))
+        locked.set()
+        release.wait(0.5)
+        conn.execute("COMMIT")
+        conn.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    assert locked.wait(5)
+    try:
+        opened = mgr.get(f"/api/v1/tasks/{task['id']}")
+    finally:
+        release.set()
+        writer.join()
+    assert opened.status_code == 200, opened.json
+    page = app.test_client()
+    assert page.post("/login", data={"username": "mgr_east", "password": "demo"}).status_code in (
+        200, 302)
+    assert page.get(f"/instances/{instance_id}").status_code == 200
