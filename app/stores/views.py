@@ -1,5 +1,7 @@
 """Pages: the store ledger, a store, the morning view, inspections (mobile) and the dashboard."""
 
+from datetime import date, timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -268,8 +270,10 @@ def _plans_page(status: int = 200, *, new_values: dict | None = None,
                            history={p.id: inspections.plan_history(p) for p in rows},
                            open_counts=inspections.open_inspection_counts(),
                            may_edit=current_user.has_role("store_ops", "admin"),
-                           new_values=new_values or {"scope": "type",
-                                                     "checklist": list(INSPECTION_ITEMS)},
+                           new_values=new_values or {
+                               "scope": "type", "checklist": list(INSPECTION_ITEMS),
+                               "start_month": inspections.slot_of(
+                                   date.today().replace(day=1) + timedelta(days=31))},
                            new_errors=new_errors or {}, edited=edited,
                            edit_values=edit_values or {}, edit_errors=edit_errors or {},
                            conflict=conflict), status
