@@ -177,12 +177,28 @@ def create_plan(body):
     return inspections.create_plan(api_user(), body)
 
 
+def _if_match() -> int | None:
+    """The plan version named by ``If-Match`` (``"3"``, ``W/"3"`` or ``3``); a value that
+    names no version can never match, so it is a 409 like a stale one."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    return int(value) if value.isdigit() else -1
+
+
+def _with_etag(plan):
+    return plan, {"ETag": f'"{plan.version}"'}
+
+
 @blp.route("/inspection-plans/<int:plan_id>", methods=["GET"])
 @blp.response(200, schemas.PlanDetailSchema)
 @require_api()
 def get_plan(plan_id):
-    """One plan with its change history."""
-    return inspections.plan_detail(inspections.InspectionPlan.get_or_404(plan_id, "Plan"))
+    """One plan with its change history, its open inspections and its version (also the
+    ``ETag``)."""
+    plan = inspections.InspectionPlan.get_or_404(plan_id, "Plan")
+    return inspections.plan_detail(plan), {"ETag": f'"{plan.version}"'}
 
 
 @blp.route("/inspection-plans/<int:plan_id>", methods=["PATCH"])
@@ -191,18 +207,28 @@ def get_plan(plan_id):
 @require_api("store_ops", "admin")
 def update_plan(body, plan_id):
     """Change a plan's name, frequency, due days, checklist, threshold or active flag; the
-    same overlap rules as creating one (422 / 409)."""
+    same overlap rules as creating one (422 / 409). Send back the ``version`` read (or
+    ``If-Match``): a stale one is a 409 ``plan_changed`` and nothing changes. Deactivating
+    (``active: false``) keeps its open inspections unless ``cancel_open`` is true, which
+    cancels them with ``reason`` (recorded in each store's history)."""
     plan = inspections.InspectionPlan.get_or_404(plan_id, "Plan")
-    return inspections.update_plan(plan, api_user(), body)
+    version = body.pop("version", None)
+    return _with_etag(inspections.update_plan(plan, api_user(), body, version=version,
+                                              if_match=_if_match()))
 
 
 @blp.route("/inspection-plans/<int:plan_id>", methods=["DELETE"])
+@blp.arguments(schemas.PlanDeactivateQuery, location="query")
 @blp.response(200, schemas.PlanSchema)
 @require_api("store_ops", "admin")
-def deactivate_plan(plan_id):
-    """Deactivate a plan: it generates no more inspections (the ones it made stay)."""
+def deactivate_plan(query, plan_id):
+    """Deactivate a plan: it generates no more inspections. Its open inspections stay open,
+    or with ``?cancel_open=true&reason=…`` are cancelled (recorded in each store's history).
+    ``version`` / ``If-Match`` as for PATCH."""
     plan = inspections.InspectionPlan.get_or_404(plan_id, "Plan")
-    return inspections.update_plan(plan, api_user(), {"active": False})
+    changes = {"active": False, "cancel_open": query["cancel_open"], "reason": query["reason"]}
+    return _with_etag(inspections.update_plan(plan, api_user(), changes,
+                                              version=query["version"], if_match=_if_match()))
 
 
 @blp.route("/inspections", methods=["GET"])

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import orjson
 from sqlalchemy import and_, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -13,6 +14,7 @@ from app.core.models import utcnow
 from app.extensions import db
 from app.stores.models import (
     INSPECTION_ITEMS,
+    INSPECTION_OPEN,
     Inspection,
     InspectionPlan,
     InspectionScore,
@@ -116,20 +118,74 @@ def _plan_values(plan: InspectionPlan) -> dict:
             "checklist": plan.checklist, "active": plan.active}
 
 
-def update_plan(plan: InspectionPlan, user, changes: dict) -> InspectionPlan:
+def check_version(plan: InspectionPlan, *versions: int | None) -> None:
+    """409 when a client edits a plan from a stale copy: each version it sent back (the body's
+    ``version``, the ``If-Match`` header) must be the plan's current one."""
+    for version in versions:
+        if version is not None and version != plan.version:
+            raise Conflict(f"Plan '{plan.name}' was changed by someone else (version "
+                           f"{plan.version}, you edited version {version}); reload it and "
+                           "apply your change again", code="plan_changed",
+                           details={"version": plan.version})
+
+
+def open_inspections_of(plan: InspectionPlan) -> int:
+    return db.session.scalar(select(func.count()).where(
+        Inspection.plan_id == plan.id, Inspection.status.in_(INSPECTION_OPEN))) or 0
+
+
+def open_inspection_counts() -> dict[int, int]:
+    """Plan id → how many of its inspections are still open."""
+    return dict(db.session.execute(select(Inspection.plan_id, func.count()).where(
+        Inspection.status.in_(INSPECTION_OPEN)).group_by(Inspection.plan_id)).all())
+
+
+def _cancel_open_inspections(plan: InspectionPlan, actor: str, reason: str) -> list[int]:
+    """Cancel the plan's open inspections (a guarded UPDATE: one submitted meanwhile stays
+    submitted) and write one entry per inspection into its store's history."""
+    table = Inspection.__table__
+    rows = db.session.execute(table.update().where(
+        table.c.plan_id == plan.id, table.c.status.in_(INSPECTION_OPEN))
+        .values(status="cancelled").returning(table.c.id, table.c.store_id, table.c.slot)).all()
+    if rows:
+        now = utcnow()
+        db.session.execute(StoreEvent.__table__.insert(), [
+            {"store_id": r.store_id, "kind": "inspection_cancelled", "actor": actor,
+             "message": reason, "recipient_role": None, "created_at": now,
+             "details": orjson.dumps({"inspection_id": r.id, "slot": r.slot,
+                                      "plan_id": plan.id, "plan": plan.name}).decode()}
+            for r in rows])
+    return sorted(r.id for r in rows)
+
+
+def update_plan(plan: InspectionPlan, user, changes: dict, *, version: int | None = None,
+                if_match: int | None = None) -> InspectionPlan:
     """Edit or (de)activate a plan under the rules of ``create_plan``; record what changed.
 
-    A deactivated plan generates nothing (its inspections already made stay); reactivating
-    it is refused while another active plan covers the same stores. Changing the threshold
-    applies to inspections generated from then on.
+    A deactivated plan generates nothing. Its open inspections stay open unless
+    ``changes["cancel_open"]`` is true: then they are cancelled with ``changes["reason"]``,
+    recorded in each store's history. Reactivating a plan is refused while another active
+    plan covers the same stores. Changing the threshold applies to inspections generated
+    from then on. ``version`` / ``if_match``: the version the client edited; a stale one is
+    a 409 and nothing changes.
     """
     if not user.has_role("store_ops", "admin"):
         raise Forbidden("Only store operations change inspection plans")
+    check_version(plan, version, if_match)
     before = _plan_values(plan)
     after = before | {k: v for k, v in changes.items() if k in PLAN_FIELDS}
     if after.get("checklist") is None:
         after["checklist"] = list(INSPECTION_ITEMS)
     diff = {k: {"from": before[k], "to": after[k]} for k in PLAN_FIELDS if before[k] != after[k]}
+    deactivating = diff.get("active", {}).get("to") is False
+    reason = (changes.get("reason") or "").strip()
+    if changes.get("cancel_open"):
+        if not deactivating:
+            raise ValidationFailed({"cancel_open": [
+                "Open inspections are cancelled only when deactivating an active plan."]})
+        if len(reason) < 2:
+            raise ValidationFailed({"reason": [
+                "Say why the open inspections are cancelled (at least 2 characters)."]})
     if not diff:
         return plan
     _check_plan(after, exclude_id=plan.id)
@@ -138,11 +194,23 @@ def update_plan(plan: InspectionPlan, user, changes: dict) -> InspectionPlan:
     plan.due_days, plan.threshold, plan.active = (after["due_days"], after["threshold"],
                                                   after["active"])
     plan.checklist_csv = _checklist_csv(after["checklist"])
-    db.session.flush()
-    action = ("inspection_plan.deactivated" if diff.get("active", {}).get("to") is False else
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict("The plan was changed by someone else at the same time; reload it and "
+                       "apply your change again", code="plan_changed") from None
+    details: dict = {"changes": diff}
+    if deactivating:
+        if changes.get("cancel_open"):
+            details["cancelled_inspections"] = _cancel_open_inspections(plan, user.username,
+                                                                        reason)
+            details["reason"] = reason
+        else:
+            details["kept_open"] = open_inspections_of(plan)
+    action = ("inspection_plan.deactivated" if deactivating else
               "inspection_plan.activated" if "active" in diff else "inspection_plan.changed")
     record(user.username, action, target_type="inspection_plan", target_id=plan.id,
-           details={"changes": diff})
+           details=details)
     if plan.store_id:
         store = db.session.get(Store, plan.store_id)
         add_event(store, f"plan_{action.split('.', 1)[1]}", user.username, plan.name,
@@ -163,6 +231,8 @@ def plan_history(plan: InspectionPlan) -> list[dict]:
 
 def plan_detail(plan: InspectionPlan) -> dict:
     return _plan_values(plan) | {"id": plan.id, "created_by": plan.created_by,
+                                 "version": plan.version,
+                                 "open_inspections": open_inspections_of(plan),
                                  "history": plan_history(plan)}
 
 

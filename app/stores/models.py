@@ -137,6 +137,11 @@ class InspectionPlan(Model):
     checklist_csv: Mapped[str | None] = mapped_column("checklist", String(200))
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Optimistic lock: every ORM update bumps it and is conditional on the value read, and
+    # clients send back the one they saw (``version`` / ``If-Match``); a stale one is a 409.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def checklist(self) -> list[str]:

@@ -170,6 +170,8 @@ class PlanSchema(Schema):
                             metadata={"description": "items scored; all when omitted"})
     active = fields.Boolean(dump_only=True)
     created_by = fields.String(dump_only=True)
+    version = fields.Integer(dump_only=True, metadata={
+        "description": "send it back (body `version` or `If-Match`) when changing the plan"})
 
 
 class PlanUpdateSchema(Schema):
@@ -181,6 +183,20 @@ class PlanUpdateSchema(Schema):
     checklist = fields.List(fields.String(validate=validate.OneOf(INSPECTION_ITEMS)),
                             allow_none=True)
     active = fields.Boolean()
+    version = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "the version edited; a stale one is a 409 and nothing changes"})
+    cancel_open = fields.Boolean(load_default=False, metadata={
+        "description": "when deactivating: cancel the plan's open inspections (else they "
+                       "stay open)"})
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=2000))
+
+
+class PlanDeactivateQuery(Schema):
+    cancel_open = fields.Boolean(load_default=False)
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=2000))
+    version = fields.Integer(load_default=None, allow_none=True)
 
 
 class PlanChangeSchema(Schema):
@@ -191,6 +207,7 @@ class PlanChangeSchema(Schema):
 
 
 class PlanDetailSchema(PlanSchema):
+    open_inspections = fields.Integer(dump_only=True)
     history = fields.List(fields.Nested(PlanChangeSchema))
 
 

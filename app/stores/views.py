@@ -1,5 +1,7 @@
 """Pages: the store ledger, a store, the morning view, inspections (mobile) and the dashboard."""
 
+from datetime import date, timedelta
+
 from flask import (
     Blueprint,
     current_app,
@@ -15,6 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
+from sqlalchemy import or_, select
 
 from app.admin.services import region_choices
 from app.core.errors import AppError, Forbidden
@@ -28,6 +31,7 @@ from app.stores.models import (
     STORE_STATUSES,
     STORE_TYPES,
     InspectionPlan,
+    Store,
 )
 
 bp = Blueprint("stores", __name__)
@@ -250,44 +254,124 @@ def dashboard():
                                                       r["count"]) for r in data["overdue"]]))
 
 
+PLAN_FORM_FIELDS = ("name", "scope", "store_type", "store", "every_months", "start_month",
+                    "due_days", "threshold")
+
+
+def _plans_page(status: int = 200, *, new_values: dict | None = None,
+                new_errors: dict | None = None, edited: int | None = None,
+                edit_values: dict | None = None, edit_errors: dict | None = None,
+                conflict: dict | None = None):
+    """The plans page; a refused create or edit is shown in its own form with the values
+    typed and the messages next to the fields."""
+    rows = inspections.list_plans()
+    return render_template("stores/plans.html", plans=rows, items=INSPECTION_ITEMS,
+                           periods=inspections.PERIODS, types=STORE_TYPES,
+                           history={p.id: inspections.plan_history(p) for p in rows},
+                           open_counts=inspections.open_inspection_counts(),
+                           may_edit=current_user.has_role("store_ops", "admin"),
+                           new_values=new_values or {
+                               "scope": "type", "checklist": list(INSPECTION_ITEMS),
+                               "start_month": inspections.slot_of(
+                                   date.today().replace(day=1) + timedelta(days=31))},
+                           new_errors=new_errors or {}, edited=edited,
+                           edit_values=edit_values or {}, edit_errors=edit_errors or {},
+                           conflict=conflict), status
+
+
+def _refusal(exc: AppError) -> tuple[int, dict, dict | None]:
+    """(status, per-field errors, overlap) for a refused plan form."""
+    if exc.code == "plan_overlaps":
+        clash = db.session.get(InspectionPlan, exc.details.get("plan_id"))
+        return exc.status, {}, {"plan": clash, "message": exc.message}
+    if exc.code == "plan_changed":
+        return exc.status, {"_": [_("Someone else changed this plan meanwhile; the form now "
+                                    "shows their version. Apply your change again.")]}, None
+    return exc.status, exc.details.get("errors") or {"_": [exc.message]}, None
+
+
+def _store_of(code: str) -> int:
+    """The store named on the form (its code or number); 422 on the field when unknown."""
+    code = code.strip()
+    found = db.session.scalar(select(Store.id).where(or_(
+        Store.code == code, Store.id == (int(code) if code.isdigit() else -1))).limit(1)) \
+        if code else None
+    if found is None:
+        raise AppError(_("No store has this code."), status=422, code="validation_failed",
+                       details={"errors": {"store": [_("No store has this code.")]}})
+    return found
+
+
 @bp.get("/inspections/plans")
 @login_required
 def plans():
-    rows = inspections.list_plans()
-    return render_template("stores/plans.html", plans=rows, items=INSPECTION_ITEMS,
-                           periods=inspections.PERIODS,
-                           history={p.id: inspections.plan_history(p) for p in rows},
-                           may_edit=current_user.has_role("store_ops", "admin"))
+    return _plans_page()
+
+
+@bp.post("/inspections/plans")
+@login_required
+def create_plan():
+    """Create a plan from the page: the API's schema and service, errors beside the fields."""
+    if not current_user.has_role("store_ops", "admin"):
+        raise Forbidden("Only store operations plan inspections")
+    values = {k: (request.form.get(k) or "").strip() for k in PLAN_FORM_FIELDS}
+    values["checklist"] = request.form.getlist("checklist")
+    try:
+        body = {k: values[k] for k in ("name", "every_months", "start_month", "due_days",
+                                       "threshold")} | {"checklist": values["checklist"]}
+        if values["scope"] == "store":
+            body["store_id"] = _store_of(values["store"])
+        else:
+            body["store_type"] = values["store_type"] or None
+        plan = inspections.create_plan(current_user, schemas.PlanSchema().load(body))
+    except ValidationError as exc:
+        db.session.rollback()
+        return _plans_page(422, new_values=values, new_errors=exc.messages)
+    except AppError as exc:
+        db.session.rollback()
+        status, errors, conflict = _refusal(exc)
+        return _plans_page(status, new_values=values, new_errors=errors, conflict=conflict)
+    flash(_("Plan created."), "success")
+    return redirect(url_for("stores.plans", _anchor=f"plan-{plan.id}")), 303
 
 
 @bp.post("/inspections/plans/<int:plan_id>")
 @login_required
 def plan_action(plan_id: int):
-    """Save a plan's form, or deactivate / reactivate it (store operations)."""
+    """Save a plan's form, or deactivate / reactivate it (store operations). The form sends
+    back the version it showed: a stale one is a 409 and changes nothing."""
     if not current_user.has_role("store_ops", "admin"):
         raise Forbidden("Only store operations change inspection plans")
     plan = InspectionPlan.get_or_404(plan_id, "Plan")
     action = request.form.get("action", "save")
+    version = request.form.get("version", type=int)
+    values = {k: request.form.get(k) for k in ("name", "every_months", "due_days", "threshold",
+                                               "open_inspections", "reason")}
+    values["checklist"] = request.form.getlist("checklist")
     try:
         if action in ("deactivate", "activate"):
             changes = {"active": action == "activate"}
+            if action == "deactivate" and request.form.get("open_inspections") == "cancel":
+                changes |= {"cancel_open": True, "reason": request.form.get("reason")}
         else:
             changes = schemas.PlanUpdateSchema().load({
                 "name": request.form.get("name", plan.name),
                 "every_months": request.form.get("every_months", plan.every_months),
                 "due_days": request.form.get("due_days", plan.due_days),
                 "threshold": request.form.get("threshold", plan.threshold),
-                "checklist": request.form.getlist("checklist")})
-        inspections.update_plan(plan, current_user, changes)
+                "checklist": values["checklist"]})
+        inspections.update_plan(plan, current_user, changes, version=version)
     except ValidationError as exc:
         db.session.rollback()
-        flash(_("Plan not saved: %(errors)s", errors=_join(exc.messages)), "error")
+        return _plans_page(422, edited=plan_id, edit_values=values, edit_errors=exc.messages)
     except AppError as exc:
         db.session.rollback()
-        flash(_("Plan not saved: %(errors)s",
-                errors=_join(exc.details.get("errors") or {"_": [exc.message]})), "error")
-    else:
-        flash(_("Plan saved."), "success")
+        status, errors, conflict = _refusal(exc)
+        if exc.code == "plan_changed":
+            values = {}  # show the version saved by the other person
+        return _plans_page(status, edited=plan_id, edit_values=values, edit_errors=errors,
+                           conflict=conflict)
+    flash(_("Plan saved."), "success")
     return redirect(url_for("stores.plans", _anchor=f"plan-{plan_id}")), 303
 
 

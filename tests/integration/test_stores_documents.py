@@ -345,7 +345,9 @@ def test_plans_page_edits_and_deactivates(login, api, make_store):
     r = page.post(f"/inspections/plans/{plan['id']}", data={
         "action": "save", "name": "x", "every_months": "1", "due_days": "45", "threshold": "75",
         "checklist": ["hygiene"]})
-    assert "overlap" in page.get("/inspections/plans").get_data(as_text=True)
+    assert r.status_code == 422  # shown beside the field, with what was typed
+    html = r.get_data(as_text=True)
+    assert 'data-error="due_days"' in html and "overlap" in html and 'value="45"' in html
     page.post(f"/inspections/plans/{plan['id']}", data={"action": "deactivate"})
     db.session.expire_all()
     assert db.session.get(InspectionPlan, plan["id"]).active is False
