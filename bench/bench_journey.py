@@ -6,8 +6,14 @@ complete it with "approve". Warm-up instances first, then BENCH_N measured insta
 A GET /healthz loop in the same run shows the HTTP floor.
 
     .venv/bin/python bench/bench_journey.py          # BENCH_N=300, BENCH_WARMUP=30
+
+BENCH_GUNICORN replaces the worker options (default "--worker-class sync"), e.g.
+BENCH_GUNICORN="--worker-class gthread --threads 2 --keep-alive 5"; BENCH_PORTS="5100-5199"
+keeps the server's port in a range.
 """
 
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -186,9 +192,10 @@ def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: s
 def main() -> dict:
     n = c.env_int("BENCH_N", 300)
     warmup = c.env_int("BENCH_WARMUP", 30)
-    c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 sync worker, SQLite "
-             f"({warmup} warm-up + {n} measured)")
-    with c.BenchServer() as srv:
+    gunicorn_args = shlex.split(os.environ.get("BENCH_GUNICORN", "--worker-class sync"))
+    c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 worker ({' '.join(gunicorn_args)}), "
+             f"SQLite ({warmup} warm-up + {n} measured)")
+    with c.BenchServer(gunicorn_args=gunicorn_args) as srv:
         healthz = measure_healthz(srv.base_url, max(n, 200))
         journey = Journey(srv.base_url)
         try:

@@ -97,3 +97,38 @@ def test_a_save_on_a_stale_instance_answers_409_and_writes_nothing(api, admissio
 
 def test_the_engine_does_not_log_every_task_state_change(app):
     assert logging.getLogger("spiff.task").getEffectiveLevel() >= logging.WARNING
+
+
+def test_hot_responses_match_their_schemas(api, admission_data):
+    """Inbox, claim, complete and start answer exactly what their marshmallow schemas write."""
+    from decimal import Decimal
+
+    from app.core.fastdump import Dumper
+    from app.tasks.models import HumanTask
+    from app.tasks.schemas import InstanceSchema, TaskSchema
+
+    instance_id = _start(api, admission_data)
+    mgr = api("mgr_east")
+    listed = mgr.get("/api/v1/tasks?scope=group").json
+    task = next(t for t in listed if t["instance_id"] == instance_id)
+    row = db.session.get(HumanTask, task["id"])
+    assert task == TaskSchema().dump(row)
+
+    claimed = mgr.post(f"/api/v1/tasks/{task['id']}/claim").json
+    db.session.expire_all()
+    row = db.session.get(HumanTask, task["id"])
+    assert claimed == TaskSchema().dump(row) and claimed["claimed_at"]
+
+    done = mgr.post(f"/api/v1/tasks/{task['id']}/complete",
+                    json={"data": {"decision": "approve", "comment": "ok"}}).json
+    db.session.expire_all()
+    instance = db.session.get(ProcessInstance, instance_id)
+    expected = InstanceSchema().dump(services.instance_for_api(instance))
+    assert done == expected and done["tasks"][0]["candidate_roles"] == ["finance"]
+
+    # Values the hot paths do not produce today still come out as the schema writes them.
+    odd = {"id": 1, "instance_id": 2, "title": "t", "amount": Decimal("12.50"), "due_at": None,
+           "status": "open", "attachments": "[3, 4]", "candidate_roles": "a,b",
+           "cc_read": 1, "created_at": datetime(2026, 1, 2, 3, 4, 5, 6), "pass_no": "2"}
+    assert Dumper(TaskSchema).one(odd) == TaskSchema().dump(odd)
+    assert Dumper(TaskSchema).one(odd)["amount"] == "12.50"
