@@ -113,13 +113,35 @@ class Journey:
             s.close()
 
 
-def measure_journey(journey: Journey, n: int, warmup: int, label: str = "") -> list[dict]:
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a gunicorn master's worker processes (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+        total = 0
+        for child in children:
+            with open(f"/proc/{child}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_journey(journey: Journey, n: int, warmup: int, label: str = "",
+                    server_pid: int | None = None) -> list[dict]:
     for _ in range(warmup):
         journey.run_instance()
+    cpu0 = server_cpu_seconds(server_pid) if server_pid else None
     t0 = time.perf_counter()
     results = [journey.run_instance() for _ in range(n)]
     print(f"[journey{(' ' + label) if label else ''}] {warmup} warm-up + {n} measured instances "
           f"in {time.perf_counter() - t0:.1f} s (measured part)")
+    cpu1 = server_cpu_seconds(server_pid) if server_pid else None
+    if cpu0 is not None and cpu1 is not None:
+        # CPU time is steadier than wall time on a loaded machine (10 ms clock ticks).
+        print(f"server CPU per instance (gunicorn workers, user+sys): "
+              f"{1000 * (cpu1 - cpu0) / n:.2f} ms")
     return results
 
 
@@ -199,7 +221,7 @@ def main() -> dict:
         healthz = measure_healthz(srv.base_url, max(n, 200))
         journey = Journey(srv.base_url)
         try:
-            summary = summarize(measure_journey(journey, n, warmup))
+            summary = summarize(measure_journey(journey, n, warmup, server_pid=srv.proc.pid))
         finally:
             journey.close()
         healthz_after = measure_healthz(srv.base_url, max(n, 200), warmup=10)
