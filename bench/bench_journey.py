@@ -6,8 +6,14 @@ complete it with "approve". Warm-up instances first, then BENCH_N measured insta
 A GET /healthz loop in the same run shows the HTTP floor.
 
     .venv/bin/python bench/bench_journey.py          # BENCH_N=300, BENCH_WARMUP=30
+
+BENCH_GUNICORN replaces the worker options (default "--worker-class sync"), e.g.
+BENCH_GUNICORN="--worker-class gthread --threads 2 --keep-alive 5"; BENCH_PORTS="5100-5199"
+keeps the server's port in a range.
 """
 
+import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -107,13 +113,35 @@ class Journey:
             s.close()
 
 
-def measure_journey(journey: Journey, n: int, warmup: int, label: str = "") -> list[dict]:
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a gunicorn master's worker processes (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = f.read().split()
+        total = 0
+        for child in children:
+            with open(f"/proc/{child}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_journey(journey: Journey, n: int, warmup: int, label: str = "",
+                    server_pid: int | None = None) -> list[dict]:
     for _ in range(warmup):
         journey.run_instance()
+    cpu0 = server_cpu_seconds(server_pid) if server_pid else None
     t0 = time.perf_counter()
     results = [journey.run_instance() for _ in range(n)]
     print(f"[journey{(' ' + label) if label else ''}] {warmup} warm-up + {n} measured instances "
           f"in {time.perf_counter() - t0:.1f} s (measured part)")
+    cpu1 = server_cpu_seconds(server_pid) if server_pid else None
+    if cpu0 is not None and cpu1 is not None:
+        # CPU time is steadier than wall time on a loaded machine (10 ms clock ticks).
+        print(f"server CPU per instance (gunicorn workers, user+sys): "
+              f"{1000 * (cpu1 - cpu0) / n:.2f} ms")
     return results
 
 
@@ -186,13 +214,14 @@ def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: s
 def main() -> dict:
     n = c.env_int("BENCH_N", 300)
     warmup = c.env_int("BENCH_WARMUP", 30)
-    c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 sync worker, SQLite "
-             f"({warmup} warm-up + {n} measured)")
-    with c.BenchServer() as srv:
+    gunicorn_args = shlex.split(os.environ.get("BENCH_GUNICORN", "--worker-class sync"))
+    c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 worker ({' '.join(gunicorn_args)}), "
+             f"SQLite ({warmup} warm-up + {n} measured)")
+    with c.BenchServer(gunicorn_args=gunicorn_args) as srv:
         healthz = measure_healthz(srv.base_url, max(n, 200))
         journey = Journey(srv.base_url)
         try:
-            summary = summarize(measure_journey(journey, n, warmup))
+            summary = summarize(measure_journey(journey, n, warmup, server_pid=srv.proc.pid))
         finally:
             journey.close()
         healthz_after = measure_healthz(srv.base_url, max(n, 200), warmup=10)

@@ -213,9 +213,17 @@ def add_attachment(username: str = "applicant") -> int:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free local port; within BENCH_PORTS ("5100-5199") when set, else any."""
+    low, _, high = os.environ.get("BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high or low) + 1) if low else [0]
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
 class BenchServer:
@@ -224,8 +232,10 @@ class BenchServer:
     Use as a context manager; ``base_url`` is set once /healthz answers.
     """
 
-    def __init__(self, workers: int = 1, extra_env: dict | None = None):
+    def __init__(self, workers: int = 1, extra_env: dict | None = None,
+                 gunicorn_args: tuple[str, ...] = ("--worker-class", "sync")):
         self.workers = workers
+        self.gunicorn_args = tuple(gunicorn_args)
         self.tmp = temp_dir()
         self.env = server_env(self.tmp)
         if extra_env:
@@ -256,13 +266,14 @@ class BenchServer:
         self._log = open(self.tmp / "gunicorn.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--worker-class", "sync", "--log-level", "warning", "--timeout", "120",
+             *self.gunicorn_args, "--log-level", "warning", "--timeout", "120",
              "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True)
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._wait_healthy()
-        print(f"[server] gunicorn ({self.workers} sync worker) pid {self.proc.pid} on {self.base_url}")
+        print(f"[server] gunicorn ({self.workers} worker, {' '.join(self.gunicorn_args)}) "
+              f"pid {self.proc.pid} on {self.base_url}")
         sys.stdout.flush()
 
     def _wait_healthy(self, timeout: float = 60.0) -> None:

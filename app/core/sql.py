@@ -19,11 +19,14 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from app.extensions import db
 
+_UNSET = object()
+
 
 class _Plan:
     """One statement compiled for one dialect."""
 
-    __slots__ = ("sql", "names", "positional", "defaults", "bind_procs", "row", "result_procs")
+    __slots__ = ("sql", "names", "positional", "defaults", "bind_procs", "row", "result_procs",
+                 "_dialect", "_result_types")
 
     def __init__(self, stmt, dialect):
         compiled = stmt.compile(dialect=dialect)
@@ -43,9 +46,9 @@ class _Plan:
         self.bind_procs = procs
         columns = list(getattr(stmt, "exported_columns", None) or [])
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        self.result_procs = [_result_processor(c.type, dialect) for c in columns]
-        if not any(self.result_procs):
-            self.result_procs = None
+        self._dialect = dialect
+        self._result_types = [c.type.dialect_impl(dialect) for c in columns]
+        self.result_procs = _UNSET  # from the first result's cursor.description (type codes)
 
     def values(self, params: dict | None):
         merged = {**self.defaults, **(params or {})}
@@ -56,23 +59,21 @@ class _Plan:
             return tuple(merged[k] for k in self.names)
         return {k: merged[k] for k in self.names}
 
-    def make_row(self, raw):
+    def _procs_for(self, cursor):
+        """The columns' result processors; some drivers (psycopg) need the column type codes."""
+        codes = [d[1] for d in cursor.description] if cursor.description else \
+            [None] * len(self._result_types)
+        procs = [t.result_processor(self._dialect, code)
+                 for t, code in zip(self._result_types, codes, strict=True)]
+        self.result_procs = procs if any(procs) else None
+        return self.result_procs
+
+    def make_row(self, raw, cursor=None):
+        if self.result_procs is _UNSET:
+            self._procs_for(cursor)
         if self.result_procs is not None:
             raw = [p(v) if p is not None else v for p, v in zip(self.result_procs, raw, strict=True)]
         return self.row._make(raw)
-
-
-def _result_processor(type_, dialect):
-    """The column type's result processor, chosen without the cursor's type code.
-
-    Some dialects pick the processor by the DBAPI's type code (psycopg2's NUMERIC, say) and
-    fail without one; their driver already returns the Python type then (``Decimal`` for
-    NUMERIC), so no processing is needed.
-    """
-    try:
-        return type_.dialect_impl(dialect).result_processor(dialect, None)
-    except (TypeError, KeyError):
-        return None
 
 
 class RawResult:
@@ -86,13 +87,13 @@ class RawResult:
     def all(self) -> list:
         if self._plan.row is None:
             return []
-        return [self._plan.make_row(r) for r in self._cursor.fetchall()]
+        return [self._plan.make_row(r, self._cursor) for r in self._cursor.fetchall()]
 
     def first(self):
         if self._plan.row is None:
             return None
         raw = self._cursor.fetchone()
-        return None if raw is None else self._plan.make_row(raw)
+        return None if raw is None else self._plan.make_row(raw, self._cursor)
 
     def scalar(self):
         row = self.first()

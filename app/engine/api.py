@@ -6,6 +6,7 @@ from marshmallow import Schema, fields
 
 from app.core.auth import api_user, require_api
 from app.core.errors import DeployError, Forbidden, NotFound
+from app.core.fastdump import Dumper, json_response
 from app.core.schemas import DataRequest
 from app.engine import services
 from app.engine.parsing import ModelProblems
@@ -13,6 +14,7 @@ from app.tasks import services as tasks
 from app.tasks.schemas import InstanceSchema
 
 blp = Blueprint("processes", __name__, description="Processes and instances")
+INSTANCE_JSON = Dumper(InstanceSchema)  # the start response, as InstanceSchema writes it
 
 
 class ProcessSchema(Schema):
@@ -67,7 +69,7 @@ def check():
 def start(body, key):
     """Start an instance; ``data`` completes the starter's first form."""
     instance = tasks.start_instance(key, api_user(), body.get("data"), body.get("business_key"))
-    return tasks.instance_for_api(instance)
+    return json_response(INSTANCE_JSON.one(tasks.instance_for_api(instance)), status=201)
 
 
 @blp.route("/instances/<int:instance_id>", methods=["GET"])

@@ -1,12 +1,14 @@
 """Deploying process models and persisting instances (load → step → save, one transaction)."""
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, insert, inspect, select
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import bindparam, delete, event, func, insert, inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import record
@@ -153,6 +155,8 @@ _version_cache: dict[int, tuple[str, str, str]] = {}
 def clear_caches() -> None:
     """Forget version rows (tests recreate the database; deployed rows never change)."""
     _version_cache.clear()
+    with _warm_lock:
+        _warm.clear()
 
 
 def compiled_for(version_id: int) -> runtime.CompiledProcess:
@@ -164,9 +168,48 @@ def compiled_for(version_id: int) -> runtime.CompiledProcess:
     return runtime.compiled(*meta)
 
 
+# Workflows this process saved and committed, by instance id: (stored state, spec, workflow).
+# The next load of that instance takes the object instead of deserialising the state again,
+# but only while the row still holds exactly the state that was saved from it (any other
+# writer, another process or a rolled-back save makes it a miss). A load takes the entry
+# out, so one object is never shared; ``save`` offers it back once its transaction commits.
+WARM_LIMIT = 256
+_warm: OrderedDict[int, tuple[str, object, object]] = OrderedDict()
+_warm_lock = threading.Lock()
+_PENDING = "engine.warm_workflows"
+
+
 def load_workflow_of(instance: ProcessInstance):
     proc = compiled_for(instance.process_version_id)
+    if instance.id is not None:
+        with _warm_lock:
+            hit = _warm.pop(instance.id, None)
+        if hit is not None and hit[1] is proc.spec and hit[0] == instance.state:
+            return runtime.attach(hit[2])
     return runtime.attach(load_workflow(instance.state, proc.spec, proc.subprocess_specs))
+
+
+def _keep_warm(instance: ProcessInstance, state: str, workflow) -> None:
+    proc = compiled_for(instance.process_version_id)
+    db.session.info.setdefault(_PENDING, {})[instance.id] = (state, proc.spec, workflow)
+
+
+@event.listens_for(Session, "after_commit")
+def _warm_committed(session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        with _warm_lock:
+            for instance_id, entry in pending.items():
+                _warm[instance_id] = entry
+                _warm.move_to_end(instance_id)
+            while len(_warm) > WARM_LIMIT:
+                _warm.popitem(last=False)
+
+
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _warm_dropped(session, *_args) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def _engine_error(instance: ProcessInstance, exc: Exception) -> WorkflowError:
@@ -288,6 +331,7 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     had_waiting = bool(instance.waiting_messages)
     values, completed = _stamp(instance, workflow)
     _write(instance, values)
+    _keep_warm(instance, values["state"], workflow)
     _sync_subscriptions(instance, workflow, had_waiting)
     if on_written is not None:
         on_written(instance)

@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from app.core import web
 from app.core.auth import api_user, require_api
+from app.core.fastdump import Dumper, json_response
 from app.core.schemas import DataRequest
 from app.tasks import operations, services
 from app.tasks.schemas import (
@@ -33,6 +34,11 @@ from app.tasks.schemas import (
 
 blp = Blueprint("tasks_api", __name__, description="Human tasks")
 
+# The hot responses (inbox, claim, complete) are written by compiled dumpers: same JSON as
+# the schemas, without marshmallow's per-field calls.
+TASK_JSON = Dumper(TaskSchema)
+INSTANCE_JSON = Dumper(InstanceSchema)
+
 
 @blp.route("/tasks", methods=["GET"])
 @blp.arguments(TaskListQuery, location="query")
@@ -52,8 +58,9 @@ def list_tasks(query):
     if query["scope"] != "cc" and is_filtered(query):
         rows, total = filtered(user, query["scope"], query, query["limit"], query["before_id"],
                                with_total=True)
-        return rows, {"X-Total-Count": str(total)}
-    return services.inbox(user, query["scope"], query["limit"], query["before_id"], rows=True)
+        return json_response(TASK_JSON.many(rows), headers={"X-Total-Count": str(total)})
+    return json_response(TASK_JSON.many(
+        services.inbox(user, query["scope"], query["limit"], query["before_id"], rows=True)))
 
 
 @blp.route("/tasks/counts", methods=["GET"])
@@ -127,7 +134,8 @@ def get_task(task_id):
 def claim(task_id):
     """Claim a group task; 409 if someone else was first."""
     user = api_user()
-    return services.claim_task(services.get_task_for(task_id, user), user)
+    return json_response(TASK_JSON.one(services.claim_task(services.get_task_for(task_id, user),
+                                                           user)))
 
 
 @blp.route("/tasks/<int:task_id>/release", methods=["POST"])
@@ -148,7 +156,7 @@ def complete(body, task_id):
     user = api_user()
     task = services.get_task_for(task_id, user, with_instance=True)
     instance = services.complete_task(task, user, body["data"])
-    return services.instance_for_api(instance)
+    return json_response(INSTANCE_JSON.one(services.instance_for_api(instance)))
 
 
 # --- Approval operations ---------------------------------------------------------------

@@ -11,9 +11,10 @@ and is recalled with the proxy.
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from app.audit.services import record
+from app.core import sql
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import User, utcnow
 from app.extensions import db
@@ -46,6 +47,24 @@ def away_principals(user: User, when: datetime | None = None) -> list[tuple[User
                                      TaskProxy.starts_at <= when, User.active.is_(True))
                               .order_by(TaskProxy.id)).all()
     return [(away, proxy) for away, proxy in rows]
+
+
+_STANDS_IN = sql.prepared(
+    select(TaskProxy.__table__.c.id)
+    .join(User.__table__, User.__table__.c.id == TaskProxy.__table__.c.user_id)
+    .where(TaskProxy.__table__.c.proxy_id == bindparam("proxy_id"),
+           TaskProxy.__table__.c.ends_at > bindparam("now"),
+           TaskProxy.__table__.c.revoked_at.is_(None),
+           TaskProxy.__table__.c.starts_at <= bindparam("now2"),
+           User.__table__.c.active.is_(True))
+    .limit(1))
+
+
+def stands_in(user: User, when: datetime | None = None) -> bool:
+    """Whether ``user`` is anyone's proxy right now (one indexed probe, no ORM load)."""
+    when = when or utcnow()
+    return sql.execute(_STANDS_IN, {"proxy_id": user.id, "now": when, "now2": when}
+                       ).first() is not None
 
 
 def principal_for(task: HumanTask, user: User) -> User | None:

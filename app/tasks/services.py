@@ -80,9 +80,9 @@ def inbox(user: User, scope: str = "mine", limit: int = PAGE, before_id: int | N
     if scope not in ("mine", "group", "completed"):
         raise ValidationFailed({"scope": ["Must be one of mine, group, completed, cc"]})
     if scope == "group":
-        from app.tasks.proxies import away_principals
+        from app.tasks.proxies import stands_in
 
-        if away_principals(user):  # also the group tasks of the people one stands in for
+        if stands_in(user):  # also the group tasks of the people one stands in for
             from app.tasks.inbox import filtered
 
             return filtered(user, scope, {}, limit, before_id=before_id)[0]

@@ -137,3 +137,74 @@ def test_a_read_that_writes_waits_for_another_writer_instead_of_failing(app, api
     assert page.post("/login", data={"username": "mgr_east", "password": "demo"}).status_code in (
         200, 302)
     assert page.get(f"/instances/{instance_id}").status_code == 200
+def test_hot_responses_match_their_schemas(api, admission_data):
+    """Inbox, claim, complete and start answer exactly what their marshmallow schemas write."""
+    from decimal import Decimal
+
+    from app.core.fastdump import Dumper
+    from app.tasks.models import HumanTask
+    from app.tasks.schemas import InstanceSchema, TaskSchema
+
+    instance_id = _start(api, admission_data)
+    mgr = api("mgr_east")
+    listed = mgr.get("/api/v1/tasks?scope=group").json
+    task = next(t for t in listed if t["instance_id"] == instance_id)
+    row = db.session.get(HumanTask, task["id"])
+    assert task == TaskSchema().dump(row)
+
+    claimed = mgr.post(f"/api/v1/tasks/{task['id']}/claim").json
+    db.session.expire_all()
+    row = db.session.get(HumanTask, task["id"])
+    assert claimed == TaskSchema().dump(row) and claimed["claimed_at"]
+
+    done = mgr.post(f"/api/v1/tasks/{task['id']}/complete",
+                    json={"data": {"decision": "approve", "comment": "ok"}}).json
+    db.session.expire_all()
+    instance = db.session.get(ProcessInstance, instance_id)
+    expected = InstanceSchema().dump(services.instance_for_api(instance))
+    assert done == expected and done["tasks"][0]["candidate_roles"] == ["finance"]
+
+    # Values the hot paths do not produce today still come out as the schema writes them.
+    odd = {"id": 1, "instance_id": 2, "title": "t", "amount": Decimal("12.50"), "due_at": None,
+           "status": "open", "attachments": "[3, 4]", "candidate_roles": "a,b",
+           "cc_read": 1, "created_at": datetime(2026, 1, 2, 3, 4, 5, 6), "pass_no": "2"}
+    assert Dumper(TaskSchema).one(odd) == TaskSchema().dump(odd)
+    assert Dumper(TaskSchema).one(odd)["amount"] == "12.50"
+
+
+def test_a_state_written_elsewhere_wins_over_the_workflow_this_process_kept(api, admission_data):
+    """After a complete the process keeps the workflow it saved; a row changed since (another
+    worker, a script) is read back from the row, and the next approval runs on that state."""
+    from app.engine import runtime
+    from app.engine.serialization import dump_workflow, load_workflow
+    from app.engine.services import compiled_for, load_workflow_of
+
+    instance_id = _start(api, admission_data, level="A")
+    mgr = api("mgr_east")
+    task = _manager_task(mgr, instance_id)
+    done = mgr.post(f"/api/v1/tasks/{task['id']}/complete",
+                    json={"data": {"decision": "approve", "comment": "ok"}})
+    assert done.status_code == 200, done.json
+
+    # Another writer edits the stored state (fresh from the row, not the kept object).
+    instance = db.session.get(ProcessInstance, instance_id)
+    proc = compiled_for(instance.process_version_id)
+    other = runtime.attach(load_workflow(instance.state, proc.spec, proc.subprocess_specs))
+    [ready] = runtime.ready_human_tasks(other)
+    ready.data["note_from_elsewhere"] = "edited"
+    db.session.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id).values(
+        state=dump_workflow(other), lock_version=ProcessInstance.lock_version + 1))
+    db.session.commit()
+
+    shown = api("applicant").get(f"/api/v1/instances/{instance_id}")
+    assert shown.status_code == 200 and shown.json["data"]["note_from_elsewhere"] == "edited"
+    finance = api("finance")
+    task = next(t for t in finance.get("/api/v1/tasks?scope=group").json
+                if t["instance_id"] == instance_id)
+    body = {"data": {"decision": "approve", "comment": "ok", "approved_credit_limit": "100000",
+                     "payment_terms": "net30"}}
+    assert finance.post(f"/api/v1/tasks/{task['id']}/complete", json=body).status_code == 200
+    db.session.expire_all()
+    data = runtime.workflow_data(load_workflow_of(db.session.get(ProcessInstance, instance_id)))
+    assert data["note_from_elsewhere"] == "edited"
+    assert verify_chain()[1] is None
