@@ -353,8 +353,13 @@ def timer_start_events(spec) -> list[TimerStart]:
 
     kinds = ((CycleTimerEventDefinition, "cycle"), (DurationTimerEventDefinition, "duration"),
              (TimeDateEventDefinition, "date"))
+    from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+
     out = []
-    for task_spec in spec.start.outputs:
+    # A process with several start events reaches them through one StartEventSplit.
+    starts = [s for output in spec.start.outputs
+              for s in (output.outputs if isinstance(output, StartEventSplit) else [output])]
+    for task_spec in starts:
         definition = getattr(task_spec, "event_definition", None)
         kind = next((k for cls, k in kinds if isinstance(definition, cls)), None)
         if kind is None:
