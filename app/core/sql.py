@@ -20,6 +20,18 @@ from sqlalchemy.orm import make_transient_to_detached
 from app.extensions import db
 
 
+def _result_processor(type_, dialect):
+    """The column type's result processor, or None when the driver's value is already right.
+
+    The PostgreSQL numeric processors need the column's type code from a cursor, which a plan
+    made ahead of time has not; the driver returns NUMERIC as Decimal and float8 as float
+    already, so no processor is needed there."""
+    try:
+        return type_.dialect_impl(dialect).result_processor(dialect, None)
+    except TypeError:
+        return None
+
+
 class _Plan:
     """One statement compiled for one dialect."""
 
@@ -43,8 +55,7 @@ class _Plan:
         self.bind_procs = procs
         columns = list(getattr(stmt, "exported_columns", None) or [])
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        self.result_procs = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                             for c in columns]
+        self.result_procs = [_result_processor(c.type, dialect) for c in columns]
         if not any(self.result_procs):
             self.result_procs = None
 
