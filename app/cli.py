@@ -46,6 +46,19 @@ def layout_cmd(paths, force, check):
 users_cli = AppGroup("users", help="Manage users.")
 audit_cli = AppGroup("audit", help="The audit trail.")
 demo_cli = AppGroup("demo", help="Demo data.")
+messages_cli = AppGroup("messages", help="BPMN messages and their correlation keys.")
+
+
+@messages_cli.command("reindex")
+@click.option("--missing-only", is_flag=True,
+              help="Only waiting instances without any stored key (what deploy runs).")
+def reindex_cmd(missing_only):
+    """Store the correlation keys of every instance waiting for a message (idempotent)."""
+    from app.engine.services import reindex_subscriptions
+
+    checked, rewritten = reindex_subscriptions(missing_only=missing_only)
+    db.session.commit()
+    click.echo(f"{checked} waiting instances checked, {rewritten} reindexed")
 
 
 @processes_cli.command("deploy")
@@ -66,6 +79,13 @@ def deploy_cmd(paths):
     db.session.commit()
     for r in results:
         click.echo(f"{r.process_key} v{r.version} {'deployed' if r.created else 'unchanged'}")
+    # Instances that started waiting before correlation keys were stored get theirs now.
+    from app.engine.services import reindex_subscriptions
+
+    _, rewritten = reindex_subscriptions(missing_only=True)
+    db.session.commit()
+    if rewritten:
+        click.echo(f"correlation keys stored for {rewritten} waiting instances")
 
 
 @processes_cli.command("check")
@@ -152,7 +172,7 @@ def worker_cmd(once, worker_id):
 
 
 def register_cli(app: Flask) -> None:
-    for group in (processes_cli, users_cli, audit_cli, demo_cli):
+    for group in (processes_cli, users_cli, audit_cli, demo_cli, messages_cli):
         app.cli.add_command(group)
     app.cli.add_command(worker_cmd)
     from app.erp.cli import erp_cli, erp_sim_cmd

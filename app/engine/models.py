@@ -58,11 +58,16 @@ class ProcessInstance(Model):
 
 
 class TimerStartSlot(Model):
-    """A slot of a timer start event already taken: one instance per (process, slot)."""
+    """A slot of a timer start event already taken: one instance per (process, start event,
+    slot). Rows stored before slots were kept per start event have an empty ``start_event``
+    and count as taken for every start event of the process."""
 
     __tablename__ = "timer_start_slot"
-    __table_args__ = (UniqueConstraint("process_key", "slot", name="uq_timer_start_slot"),)
+    __table_args__ = (UniqueConstraint("process_key", "start_event", "slot",
+                                       name="uq_timer_start_slot"),)
     process_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    start_event: Mapped[str] = mapped_column(String(255), nullable=False, default="",
+                                             server_default="")
     slot: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
 

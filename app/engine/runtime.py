@@ -241,6 +241,12 @@ def _key_names(definition) -> set[str]:
     return {key for prop in props for key in prop.correlation_keys}
 
 
+def keyed_messages(specs) -> set[str]:
+    """Names of the messages whose catch events in ``specs`` listen on correlation keys."""
+    task_specs = [t for spec in specs for t in spec.task_specs.values()]
+    return {d.name for d in _message_definitions(task_specs) if _key_names(d)}
+
+
 def correlation_digest(values: dict) -> str:
     """A stable digest of one correlation key's property values ({property: value})."""
     canonical = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
@@ -353,8 +359,13 @@ def timer_start_events(spec) -> list[TimerStart]:
 
     kinds = ((CycleTimerEventDefinition, "cycle"), (DurationTimerEventDefinition, "duration"),
              (TimeDateEventDefinition, "date"))
+    from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+
     out = []
-    for task_spec in spec.start.outputs:
+    # A process with several start events reaches them through one StartEventSplit.
+    starts = [s for output in spec.start.outputs
+              for s in (output.outputs if isinstance(output, StartEventSplit) else [output])]
+    for task_spec in starts:
         definition = getattr(task_spec, "event_definition", None)
         kind = next((k for cls, k in kinds if isinstance(definition, cls)), None)
         if kind is None:

@@ -308,6 +308,10 @@ def _sync_subscriptions(instance: ProcessInstance, workflow, had_waiting: bool) 
     subs = runtime.message_subscriptions(workflow) if instance.waiting_messages else []
     if not subs and not had_waiting:
         return  # nothing stored before, nothing now: no statement at all
+    _store_subscriptions(instance, subs)
+
+
+def _store_subscriptions(instance: ProcessInstance, subs: list) -> None:
     sql.execute(_DROP_SUBSCRIPTIONS, {"instance_id": instance.id})
     if subs:
         now = utcnow()
@@ -317,6 +321,53 @@ def _sync_subscriptions(instance: ProcessInstance, workflow, had_waiting: bool) 
              "value_digest": runtime.correlation_digest(values), "created_at": now,
              "values": orjson.dumps(values, default=str).decode()}
             for name, key, values in subs])
+
+
+_STORED_SUBSCRIPTIONS = (select(_SUBS.c.message, _SUBS.c.correlation_key, _SUBS.c.value_digest)
+                         .where(_SUBS.c.instance_id == bindparam("instance_id")))
+
+
+def _version_keyed_messages(version_id: int) -> set[str]:
+    proc = compiled_for(version_id)
+    return runtime.keyed_messages(
+        [proc.spec, *(s for s in proc.subprocess_specs.values() if s is not None)])
+
+
+def reindex_subscriptions(missing_only: bool = False) -> tuple[int, int]:
+    """Compute and store the correlation keys of every running instance waiting for a message.
+
+    For instances that started waiting before keys were stored (or whose rows were lost): a
+    payload-only message finds them afterwards. Idempotent: an instance whose stored keys
+    already match is left alone. ``missing_only`` looks only at waiting instances without any
+    stored key, of versions whose waited-for messages use correlation keys (cheap enough to run
+    on every deploy). Returns (instances checked, instances whose keys were rewritten); the
+    caller commits.
+    """
+    has_rows = select(_SUBS.c.id).where(_SUBS.c.instance_id == ProcessInstance.id).exists()
+    stmt = (select(ProcessInstance.id, ProcessInstance.process_version_id,
+                   ProcessInstance.waiting_messages)
+            .where(ProcessInstance.status == "running", ProcessInstance.waiting_messages != "")
+            .order_by(ProcessInstance.id))
+    if missing_only:
+        stmt = stmt.where(~has_rows)
+    keyed: dict[int, set[str]] = {}
+    checked = rewritten = 0
+    for instance_id, version_id, waiting in db.session.execute(stmt).all():
+        if version_id not in keyed:
+            keyed[version_id] = _version_keyed_messages(version_id)
+        if missing_only and not keyed[version_id] & set(filter(None, waiting.split(","))):
+            continue  # nothing it waits for is correlated: no key to store
+        checked += 1
+        instance = db.session.get(ProcessInstance, instance_id)
+        subs = runtime.message_subscriptions(load_workflow_of(instance))
+        wanted = {(name[:255], key[:255], runtime.correlation_digest(values))
+                  for name, key, values in subs}
+        stored = {tuple(row) for row in sql.execute(_STORED_SUBSCRIPTIONS,
+                                                    {"instance_id": instance_id})}
+        if wanted != stored:
+            _store_subscriptions(instance, subs)
+            rewritten += 1
+    return checked, rewritten
 
 
 # Called as hook(instance) in the saving transaction when an instance completes (notifications).

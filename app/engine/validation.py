@@ -141,13 +141,15 @@ def _check_user_task(spec, rules: Rules, loc) -> list[dict]:
 
 
 TIMEOUT_ACTIONS = ("remind", "auto-approve", "auto-return", "escalate")
+ESCALATE_MODES = ("add", "replace")
 
 
 def timeout_settings(task_spec) -> dict:
     """The per-node timeout properties of a user task (``dueIn``, ``dueDateField``, …)."""
     props = (getattr(task_spec, "extensions", None) or {}).get("properties") or {}
     return {k: str(props[k]).strip() for k in ("dueIn", "dueDateField", "warnBefore",
-                                               "onTimeout", "escalateTo") if props.get(k)}
+                                               "onTimeout", "escalateTo", "escalateMode")
+            if props.get(k)}
 
 
 def timeout_problems(task_spec) -> list[str]:
@@ -174,6 +176,12 @@ def timeout_problems(task_spec) -> list[str]:
             out.append("Property 'onTimeout' is 'escalate' but 'escalateTo' names no role")
         elif role not in ROLES:
             out.append(f"Property 'escalateTo': unknown role '{role}'")
+    mode = cfg.get("escalateMode")
+    if mode and mode not in ESCALATE_MODES:
+        out.append(f"Property 'escalateMode': unknown value '{mode}' "
+                   f"(one of {', '.join(ESCALATE_MODES)})")
+    elif mode and action != "escalate":
+        out.append("Property 'escalateMode' needs 'onTimeout' to be 'escalate'")
     return out
 
 

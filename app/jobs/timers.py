@@ -72,13 +72,18 @@ def missed_slot_policy(process_key: str, event) -> str:
     return policy if policy in runtime.MISSED_SLOT_POLICIES else "latest"
 
 
+def _of_event(bpmn_id: str):
+    """Slot rows of one timer start event (and rows stored before slots had an event)."""
+    return TimerStartSlot.start_event.in_([bpmn_id, ""])
+
+
 def _slots_to_start(version, event, now: datetime) -> list[datetime]:
     """The slots of one timer start event to start now, per its missed-slot policy."""
     cfg = current_app.config
     policy = missed_slot_policy(version.process_key, event)
     if policy == "catch_up":
         last_taken = db.session.scalar(select(func.max(TimerStartSlot.slot)).where(
-            TimerStartSlot.process_key == version.process_key))
+            TimerStartSlot.process_key == version.process_key, _of_event(event.bpmn_id)))
         slots = runtime.timer_slots(event, version.created_at, last_taken, now,
                                     limit=max(1, int(cfg["TIMER_START_CATCH_UP_LIMIT"])))
     else:
@@ -90,7 +95,8 @@ def _slots_to_start(version, event, now: datetime) -> list[datetime]:
     if not slots:
         return []
     used = set(db.session.scalars(select(TimerStartSlot.slot).where(
-        TimerStartSlot.process_key == version.process_key, TimerStartSlot.slot.in_(slots))))
+        TimerStartSlot.process_key == version.process_key, _of_event(event.bpmn_id),
+        TimerStartSlot.slot.in_(slots))))
     return [s for s in slots if s not in used]
 
 
@@ -116,7 +122,8 @@ def start_timer_processes(now: datetime | None = None) -> int:
 
     Slots missed while no worker ran follow the event's policy (``missed_slot_policy``):
     the latest one only (default), every one up to a cap (``catch_up``), or none (``skip``).
-    A unique (process key, slot) row makes it once per slot, whatever the number of workers.
+    A unique (process key, start event, slot) row makes it once per slot and start event,
+    whatever the number of workers.
     """
 
     now = now or utcnow()
@@ -124,7 +131,8 @@ def start_timer_processes(now: datetime | None = None) -> int:
     for version_id, bpmn_id, slot in _due_starts(now):
         version = db.session.get(ProcessVersion, version_id)
         try:
-            db.session.add(TimerStartSlot(process_key=version.process_key, slot=slot))
+            db.session.add(TimerStartSlot(process_key=version.process_key, start_event=bpmn_id,
+                                          slot=slot))
             db.session.flush()  # a second worker stops here (unique key), before any work
         except IntegrityError:
             db.session.rollback()
@@ -145,7 +153,8 @@ def start_timer_processes(now: datetime | None = None) -> int:
 
         def on_written(inst, _slot=slot, _event=bpmn_id, _version=version.version):
             db.session.query(TimerStartSlot).filter_by(
-                process_key=inst.process_key, slot=_slot).update({"instance_id": inst.id})
+                process_key=inst.process_key, start_event=_event, slot=_slot,
+            ).update({"instance_id": inst.id})
             record("system", "instance.started", target_type="instance", target_id=inst.id,
                    instance_id=inst.id, process_key=inst.process_key,
                    details={"version": _version, "timer": _event, "slot": _slot.isoformat()})

@@ -52,10 +52,14 @@ def list_tasks(query):
     ``order=asc|desc``; ``page`` (1-based, ``limit`` per page). A filtered call answers the
     total in the ``X-Total-Count`` header.
     """
-    from app.tasks.inbox import filtered, is_filtered
+    from app.tasks.inbox import cc_filtered, filtered, is_filtered
 
     user = api_user()
-    if query["scope"] != "cc" and is_filtered(query):
+    if query["scope"] == "cc" and is_filtered(query):
+        rows, total = cc_filtered(user, query, query["limit"], query["before_id"],
+                                  with_total=True)
+        return rows, {"X-Total-Count": str(total)}
+    if is_filtered(query):
         rows, total = filtered(user, query["scope"], query, query["limit"], query["before_id"],
                                with_total=True)
         return json_response(TASK_JSON.many(rows), headers={"X-Total-Count": str(total)})

@@ -94,12 +94,18 @@ def cc_list(user: User, limit: int = 50, before_id: int | None = None) -> list[d
     stmt = select(TaskCc).where(TaskCc.user_id == user.id)
     if before_id:
         stmt = stmt.where(TaskCc.id < before_id)
+    return cc_entries(db.session.scalars(stmt.order_by(TaskCc.id.desc()).limit(limit)))
+
+
+def cc_entries(rows) -> list[dict]:
+    """CC rows as inbox entries: the CC's fields with its task's and instance's."""
     out = []
-    for cc in db.session.scalars(stmt.order_by(TaskCc.id.desc()).limit(limit)):
+    for cc in rows:
         instance = db.session.get(ProcessInstance, cc.instance_id)
         task = db.session.get(HumanTask, cc.task_id) if cc.task_id else None
         entry = {c: getattr(task, c) for c in ("bpmn_id", "name", "status", "outcome",
-                                                "pass_no", "form_key", "kind")} if task else {}
+                                                "pass_no", "form_key", "kind", "amount",
+                                                "due_at", "dealer_id")} if task else {}
         entry.update(id=cc.task_id, instance_id=cc.instance_id, title=instance.title,
                      process_key=instance.process_key, created_at=cc.created_at,
                      cc_id=cc.id, cc_read=cc.read_at is not None, cc_reason=cc.reason,

@@ -7,7 +7,8 @@ here takes over: the same tab conditions plus one WHERE clause per filter.
 Filters (query parameters, the same on ``/inbox`` and ``GET /api/v1/tasks``): ``process``,
 ``dealer`` (id or code), ``region``, ``amount_min`` / ``amount_max``, ``due_before`` (a date:
 due by the end of it; or a date-time), ``overdue``, ``proxied`` (tasks one holds or may claim
-for someone away), ``cc`` (instances one is CC'd on); ``sort`` = ``created`` (newest first),
+for someone away), ``cc`` (instances one is CC'd on); the CC tab takes the same filters and
+sorts (on the CC'd task, or the newest task of a CC'd instance); ``sort`` = ``created`` (newest first),
 ``due`` (soonest first, no due date last) or ``amount`` (largest first), ``order`` = ``asc`` /
 ``desc`` to turn it round; ``page`` (1-based) with ``limit`` rows per page.
 """
@@ -25,6 +26,7 @@ from marshmallow import (
     validates_schema,
 )
 from sqlalchemy import and_, exists, func, not_, or_, select
+from sqlalchemy.orm import aliased
 
 from app.audit.services import record
 from app.core.errors import NotFound, ValidationFailed
@@ -194,6 +196,80 @@ def _filters(user: User, scope: str, params: dict, now: datetime) -> list:
     return where
 
 
+def _cc_task_join():
+    """The task a CC row is listed with: the CC'd task, or the newest task of a CC'd instance."""
+    newest = aliased(HumanTask)
+    latest = select(func.max(newest.id)).where(newest.instance_id == TaskCc.instance_id) \
+        .correlate(TaskCc).scalar_subquery()
+    return HumanTask.id == func.coalesce(TaskCc.task_id, latest)
+
+
+def _cc_filters(user: User, params: dict, now: datetime) -> list:
+    """The filters on the CC tab: process and region on the CC'd instance; dealer, amount,
+    due date, overdue and proxied on the task it is listed with (``_cc_task_join``)."""
+    def on_instance(*conditions):
+        return select(ProcessInstance.id).where(ProcessInstance.id == TaskCc.instance_id,
+                                                *conditions).correlate(TaskCc).exists()
+
+    where = [TaskCc.user_id == user.id]
+    if params.get("process"):
+        where.append(on_instance(ProcessInstance.process_key == params["process"]))
+    if params.get("region"):
+        where.append(on_instance(ProcessInstance.region == params["region"]))
+    if params.get("dealer"):
+        where.append(HumanTask.dealer_id == _dealer_id(params["dealer"]))
+    if params.get("amount_min") is not None:
+        where.append(HumanTask.amount >= params["amount_min"])
+    if params.get("amount_max") is not None:
+        where.append(HumanTask.amount <= params["amount_max"])
+    if params.get("due_before") is not None:
+        where.append(HumanTask.due_at < params["due_before"])
+    overdue = and_(HumanTask.status == "open", HumanTask.due_at <= now)
+    if params.get("overdue") is True:
+        where.append(overdue)
+    elif params.get("overdue") is False:
+        where.append(or_(HumanTask.id.is_(None), not_(and_(overdue, HumanTask.due_at.isnot(None)))))
+    if params.get("proxied") is True:
+        where.append(HumanTask.proxied_for_id.isnot(None))
+    elif params.get("proxied") is False:
+        where.append(or_(HumanTask.id.is_(None), HumanTask.proxied_for_id.is_(None)))
+    if params.get("cc") is False:
+        where.append(TaskCc.id.is_(None))  # everything here is CC'd to the user
+    return where
+
+
+def _cc_order(params: dict) -> list:
+    sort, order = params.get("sort") or "created", params.get("order")
+    if sort == "due":
+        column = HumanTask.due_at.desc() if order == "desc" else HumanTask.due_at.asc()
+        return [column.nulls_last(), TaskCc.id.desc()]
+    if sort == "amount":
+        column = HumanTask.amount.asc() if order == "asc" else HumanTask.amount.desc()
+        return [column.nulls_last(), TaskCc.id.desc()]
+    return [TaskCc.id.asc() if order == "asc" else TaskCc.id.desc()]
+
+
+def cc_filtered(user: User, params: dict, limit: int = 50, before_id: int | None = None,
+                with_total: bool = False):
+    """(entries, total or None): one page of the CC tab with the filters and sort applied."""
+    from app.tasks.cc import cc_entries
+
+    where = _cc_filters(user, params, utcnow())
+    stmt = select(TaskCc).outerjoin(HumanTask, _cc_task_join()).where(*where)
+    if before_id:
+        stmt = stmt.where(TaskCc.id < before_id)
+    page = params.get("page") or 1
+    rows = db.session.scalars(stmt.order_by(*_cc_order(params)).limit(limit)
+                              .offset((page - 1) * limit)).all()
+    total = _cc_count(where) if with_total else None
+    return cc_entries(rows), total
+
+
+def _cc_count(where: list) -> int:
+    return db.session.scalar(select(func.count()).select_from(TaskCc)
+                             .outerjoin(HumanTask, _cc_task_join()).where(*where))
+
+
 def _order(params: dict) -> list:
     sort, order = params.get("sort") or "created", params.get("order")
     if sort == "due":
@@ -254,20 +330,13 @@ def mark_stand_ins(user: User, rows: list[HumanTask]) -> None:
 
 
 def page_of(user: User, scope: str, params: dict, limit: int = 50) -> Page:
-    """A numbered page of a tab (``cc``: the CC list, unfiltered) with the total count."""
+    """A numbered page of a tab (``cc``: the CC list) with the total count."""
     page = params.get("page") or 1
     if scope == "cc":
-        from app.tasks.cc import cc_list
-
-        everything = cc_list(user, limit * page)
-        return Page(everything[(page - 1) * limit:], _cc_total(user), page, limit)
+        rows, total = cc_filtered(user, params, limit, with_total=True)
+        return Page(rows, total, page, limit)
     rows, total = filtered(user, scope, params, limit, with_total=True)
     return Page(rows, total, page, limit)
-
-
-def _cc_total(user: User) -> int:
-    return db.session.scalar(select(func.count()).select_from(TaskCc)
-                             .where(TaskCc.user_id == user.id))
 
 
 def counts(user: User, params: dict | None = None) -> dict:
@@ -280,7 +349,7 @@ def counts(user: User, params: dict | None = None) -> dict:
     for scope in ("mine", "group", "completed"):
         where = _tab(user, scope) + _filters(user, scope, params, now)
         out[scope] = db.session.scalar(select(func.count()).select_from(HumanTask).where(*where))
-    out["cc"] = _cc_total(user)
+    out["cc"] = _cc_count(_cc_filters(user, params, now))
     out["cc_unread"] = unread_count(user)
     out["overdue"] = db.session.scalar(select(func.count()).select_from(HumanTask).where(
         HumanTask.assignee_id == user.id, HumanTask.status == "open",

@@ -7,7 +7,9 @@ A user task sets its timeout as ``spiffworkflow:properties`` (checked at deploy)
 - ``warnBefore``: the approvers are notified this long before the task is due;
 - ``onTimeout``: ``remind`` (default: notification + SMS / WeCom outbox), ``auto-approve``
   (the system completes the task with ``decision=approve``), ``auto-return`` (back to the
-  previous step) or ``escalate`` (the task is offered to the role ``escalateTo`` instead).
+  previous step) or ``escalate`` (the task is offered to the role ``escalateTo``; with
+  ``escalateMode`` ``add``, the default, the role's users join the original candidates, so the
+  original approvers can still act; with ``replace`` the role takes the task over).
 
 The projection stamps ``due_at`` and ``warn_at`` on the task row; the periodic job
 ``tasks.check_timeouts`` (every minute, once per slot cluster-wide) looks for rows past them.
@@ -18,6 +20,7 @@ task is handled in its own transaction; an action that fails is audited and not 
 
 import logging
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import delete, insert, select, update
 from werkzeug.security import generate_password_hash
@@ -117,22 +120,59 @@ def _auto_return(task: HumanTask) -> dict:
     return {"returned_to": target}
 
 
-def _escalate(task: HumanTask, role: str) -> dict:
-    """Offer the task to ``role`` instead (in the task's region for a regional role)."""
-    scope = task.scope_region if is_regional(role) else None
+def _candidate_names(task: HumanTask) -> list[str]:
+    """The users who are candidates of the task in their own right (claim left aside)."""
+    unclaimed = SimpleNamespace(assignee_id=None, candidate_roles=task.candidate_roles,
+                                candidate_users=task.candidate_users,
+                                scope_region=task.scope_region)
+    return [u.username for u in task_candidates(unclaimed)]
+
+
+def _added_candidates(task: HumanTask, role: str) -> tuple[str, str, str | None] | None:
+    """(roles, users, region scope) with ``role`` joining the task's candidates; None when the
+    original candidates cannot be kept alongside it."""
+    roles = [r for r in task.candidate_roles.split(",") if r]
+    users = [u for u in task.candidate_users.split(",") if u]
+    scope = task.scope_region
+    if scope and not is_regional(role):
+        # A region-wide role cannot share a regional scope: the original candidates are kept
+        # by name and the scope dropped, so only they and the role's users see the task.
+        roles, users, scope = [], _candidate_names(task), None
+    if role not in roles:
+        roles.append(role)
+    joined_roles, joined_users = ",".join(roles), ",".join(users)
+    if len(joined_roles) > 255 or len(joined_users) > 255:
+        return None
+    return joined_roles, joined_users, scope
+
+
+def _escalate(task: HumanTask, role: str, mode: str = "add") -> dict:
+    """Offer the task to ``role``: besides its candidates (``add``) or instead (``replace``).
+
+    The claim is released either way, so the escalated role's users can take the task.
+    """
+    added = _added_candidates(task, role) if mode == "add" else None
+    if added is None:
+        mode = "replace"
+        added = (role, "", task.scope_region if is_regional(role) else None)
+    roles, users, scope = added
     db.session.execute(update(_TASKS).where(_TASKS.c.id == task.id).values(
-        candidate_roles=role, candidate_users="", scope_region=scope, assignee_id=None,
+        candidate_roles=roles, candidate_users=users, scope_region=scope, assignee_id=None,
         claimed_at=None, owner_id=None, delegation=None, proxied_for_id=None))
     db.session.execute(delete(TaskCandidate.__table__).where(
         TaskCandidate.__table__.c.task_id == task.id))
-    db.session.execute(insert(TaskCandidate.__table__).values(
-        task_id=task.id, kind="role", value=role, created_at=utcnow()))
+    now = utcnow()
+    rows = [{"task_id": task.id, "kind": "role", "value": r, "created_at": now}
+            for r in roles.split(",") if r]
+    rows += [{"task_id": task.id, "kind": "user", "value": u, "created_at": now}
+             for u in users.split(",") if u]
+    db.session.execute(insert(TaskCandidate.__table__), rows)
     db.session.refresh(task)
-    people = task_candidates(task)
+    people = [u for u in task_candidates(task) if u.has_role(role)]
     notify(people, "task.escalated", f"超时升级 Escalated to you: {_label(task)}",
            "The previous approvers did not act in time.", link=f"/tasks/{task.id}",
            instance_id=task.instance_id, task_id=task.id, channels=("inbox", "sms", "wecom"))
-    return {"escalated_to": role, "notified": [u.username for u in people]}
+    return {"escalated_to": role, "mode": mode, "notified": [u.username for u in people]}
 
 
 def _act(task: HumanTask, cfg: dict) -> dict:
@@ -142,7 +182,7 @@ def _act(task: HumanTask, cfg: dict) -> dict:
     if action == "auto-return":
         return _auto_return(task)
     if action == "escalate":
-        return _escalate(task, cfg["escalateTo"])
+        return _escalate(task, cfg["escalateTo"], cfg.get("escalateMode") or "add")
     return _remind(task)
 
 

@@ -228,3 +228,59 @@ def test_an_unkeyed_process_waiting_for_the_same_message_is_still_reached(api):
                    json={"payload": {"contract": {"number": "C-3"}, "dealer": "D3",
                                      "signer": "k"}})
     assert r.status_code == 200 and r.json["instance_id"] == keyed
+
+
+def _drop_keys(*instance_ids):
+    db.session.execute(MessageSubscription.__table__.delete().where(
+        MessageSubscription.instance_id.in_(instance_ids)))
+    db.session.commit()
+
+
+def _stored_keys():
+    db.session.expire_all()
+    return sorted((s.instance_id, s.correlation_key, s.value_digest)
+                  for s in db.session.scalars(select(MessageSubscription)))
+
+
+def test_reindex_stores_the_keys_of_instances_waiting_without_them(app, api):
+    _deploy()
+    admin = api("admin")
+    a = _start(admin, seq=11, dealer="D1")
+    b = _start(admin, seq=12, dealer="D1")
+    before = _stored_keys()
+    _drop_keys(b)  # as if b had started waiting before keys were stored
+    payload = {"contract": {"number": "C-12"}, "dealer": "D1", "signer": "赵六"}
+    lost = admin.post("/api/v1/messages/contract_signed", json={"payload": payload})
+    assert lost.status_code == 404 and lost.json["code"] == "no_waiting_instance"
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["messages", "reindex"])
+    assert first.exit_code == 0, first.output
+    assert "2 waiting instances checked, 1 reindexed" in first.output
+    assert _stored_keys() == before
+    again = runner.invoke(args=["messages", "reindex"])  # idempotent: nothing to rewrite
+    assert "2 waiting instances checked, 0 reindexed" in again.output
+    assert _stored_keys() == before
+
+    r = admin.post("/api/v1/messages/contract_signed", json={"payload": payload})
+    assert r.status_code == 200 and r.json["instance_id"] == b
+    assert admin.get(f"/api/v1/instances/{b}").json["data"]["signed_by"] == "赵六"
+    assert admin.get(f"/api/v1/instances/{a}").json["status"] == "running"
+
+
+def test_deploy_stores_missing_keys_of_waiting_instances(app, api, tmp_path):
+    _deploy()
+    admin = api("admin")
+    a = _start(admin, seq=21, dealer="D2")
+    before = _stored_keys()
+    _drop_keys(a)
+    (tmp_path / "corr_keys.bpmn").write_bytes(_model())
+    result = app.test_cli_runner().invoke(args=["processes", "deploy", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "corr_keys v1 unchanged" in result.output
+    assert "correlation keys stored for 1 waiting instances" in result.output
+    assert _stored_keys() == before
+    r = admin.post("/api/v1/messages/contract_signed",
+                   json={"payload": {"contract": {"number": "C-21"}, "dealer": "D2",
+                                     "signer": "x"}})
+    assert r.status_code == 200 and r.json["instance_id"] == a

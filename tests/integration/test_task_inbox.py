@@ -172,6 +172,72 @@ def test_inbox_page_numbers(login, api):
     assert second.count('data-testid="task-row"') == 2 and 'id="page-prev"' in second
 
 
+def _cc_director(claims) -> list[int]:
+    """CC the director on the three claims: the small and large ones on their task, the middle
+    one on its whole instance; returns the instance ids (small, middle, large)."""
+    director = User.by_username("director").id
+    out = []
+    for n, task_id in enumerate(claims):
+        task = db.session.get(HumanTask, task_id)
+        db.session.add(TaskCc(instance_id=task.instance_id, user_id=director,
+                              task_id=None if n == 1 else task_id))
+        db.session.flush()
+        out.append(task.instance_id)
+    db.session.commit()
+    return out
+
+
+def cc_instances(client, query: str, expect: int = 200) -> list[int]:
+    r = client.get(f"/api/v1/tasks?scope=cc&{query}")
+    assert r.status_code == expect, r.json
+    return [t["instance_id"] for t in r.json]
+
+
+def test_filters_and_sort_apply_to_the_cc_tab(api, claims):
+    small, middle, large = _cc_director(claims)
+    director = api("director")
+    assert cc_instances(director, "") == [large, middle, small]  # the plain call: newest first
+    assert cc_instances(director, "amount_min=1000") == [large, middle]
+    assert cc_instances(director, "amount_min=1000&amount_max=6000") == [middle]
+    assert cc_instances(director, "region=south") == [middle]
+    assert cc_instances(director, "dealer=DE000001") == [large, small]
+    assert cc_instances(director, "process=oa_anyone") == []
+    assert cc_instances(director, "sort=amount") == [large, middle, small]
+    assert cc_instances(director, "sort=amount&order=asc") == [small, middle, large]
+    assert cc_instances(director, "sort=created&order=asc") == [small, middle, large]
+    db.session.get(HumanTask, claims[0]).due_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    assert cc_instances(director, "overdue=1") == [small]
+    assert cc_instances(director, "sort=due") == [small, large, middle]
+    r = director.get("/api/v1/tasks?scope=cc&amount_min=1000&limit=1")
+    assert [t["instance_id"] for t in r.json] == [large] and r.headers["X-Total-Count"] == "2"
+    unknown = director.get("/api/v1/tasks?scope=cc&dealer=NOPE")
+    assert unknown.status_code == 422 and "dealer" in unknown.json["errors"]
+    bad = director.get("/api/v1/tasks?scope=cc&amount_min=x")
+    assert bad.status_code == 422 and "amount_min" in bad.json["errors"]
+    # Someone else's CCs never show up, whatever the filter.
+    assert cc_instances(api("finance"), "amount_min=0") == []
+    counts = director.get("/api/v1/tasks/counts?amount_min=1000").json
+    assert counts["cc"] == 2 and counts["cc_unread"] == 3
+    assert director.get("/api/v1/tasks/counts").json["cc"] == 3
+
+
+def test_the_cc_tab_page_has_the_filters_and_counts_follow_them(login, claims):
+    small, middle, large = _cc_director(claims)
+    page = login("director")
+    html = page.get("/inbox?scope=cc").get_data(as_text=True)
+    assert 'id="inbox-filters"' in html and 'data-testid="count-cc">3<' in html
+    assert html.count('data-testid="cc-row"') == 3
+    html = page.get("/inbox?scope=cc&region=south").get_data(as_text=True)
+    assert html.count('data-testid="cc-row"') == 1 and 'data-testid="count-cc">1<' in html
+    assert f"/instances/{middle}" in html and f"/instances/{small}" not in html
+    html = page.get("/inbox?scope=cc&sort=amount&order=asc").get_data(as_text=True)
+    assert html.index(f"/instances/{small}") < html.index(f"/instances/{middle}") \
+        < html.index(f"/instances/{large}")
+    empty = page.get("/inbox?scope=cc&region=north").get_data(as_text=True)
+    assert 'id="inbox-empty"' in empty and 'data-testid="cc-row"' not in empty
+
+
 # --- Proxy for group tasks ----------------------------------------------------------------
 
 def _iso(hours: float) -> str:

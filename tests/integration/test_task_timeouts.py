@@ -23,7 +23,7 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         'id="defs" targetNamespace="http://dealerflow.local/bpmn/tests">\n')
 
 
-def model(key: str, **props) -> bytes:
+def model(key: str, candidates: str = "finance", **props) -> bytes:
     properties = "".join(f'<spiffworkflow:property name="{k}" value="{v}" />'
                          for k, v in props.items())
     return (HEAD + f'''<bpmn:process id="{key}" name="超时 Timeouts" isExecutable="true">
@@ -31,7 +31,7 @@ def model(key: str, **props) -> bytes:
   <bpmn:userTask id="request" name="提交申请 Request" camunda:assignee="${{initiator}}">
     <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
   </bpmn:userTask>
-  <bpmn:userTask id="check" name="财务初审 Finance check" camunda:candidateGroups="finance">
+  <bpmn:userTask id="check" name="财务初审 Finance check" camunda:candidateGroups="{candidates}">
     <bpmn:extensionElements>
       <spiffworkflow:properties>{properties}</spiffworkflow:properties>
     </bpmn:extensionElements>
@@ -50,8 +50,8 @@ def model(key: str, **props) -> bytes:
 ''').encode()
 
 
-def deploy(key: str, **props) -> None:
-    deploy_files({f"{key}.bpmn": model(key, **props)}, "test")
+def deploy(key: str, candidates: str = "finance", **props) -> None:
+    deploy_files({f"{key}.bpmn": model(key, candidates, **props)}, "test")
     db.session.commit()
 
 
@@ -148,8 +148,9 @@ def test_auto_return_sends_the_instance_back_to_the_previous_step(api):
     assert fresh["id"] != task.id and db.session.get(HumanTask, fresh["id"]).timed_out_at is None
 
 
-def test_escalate_offers_the_task_to_the_role_and_notifies_it(api, login):
-    deploy("to_escalate", dueIn="PT8H", onTimeout="escalate", escalateTo="sales_director")
+def test_escalate_replace_offers_the_task_to_the_role_instead(api, login):
+    deploy("to_escalate", dueIn="PT8H", onTimeout="escalate", escalateTo="sales_director",
+           escalateMode="replace")
     inst, task = at_check(api, "to_escalate")
     api("finance").post(f"/api/v1/tasks/{task.id}/claim")
     check_timeouts(now=task.due_at + timedelta(minutes=1))
@@ -162,6 +163,48 @@ def test_escalate_offers_the_task_to_the_role_and_notifies_it(api, login):
     assert len(notes("director", "task.escalated")) == 1
     complete(api("director"), task.id, decision="approve")
     assert [t["bpmn_id"] for t in group(api("director"), inst["id"])] == ["review"]
+    [event] = events("task.timed_out")
+    assert orjson.loads(event.details)["mode"] == "replace"
+
+
+def test_escalate_adds_the_role_by_default_and_the_original_approver_can_still_act(api):
+    deploy("to_escalate_add", dueIn="PT8H", onTimeout="escalate", escalateTo="sales_director")
+    inst, task = at_check(api, "to_escalate_add")
+    api("finance").post(f"/api/v1/tasks/{task.id}/claim")
+    check_timeouts(now=task.due_at + timedelta(minutes=1))
+    db.session.expire_all()
+    row = db.session.get(HumanTask, task.id)
+    assert (row.status, row.assignee_id, row.candidate_roles) == (
+        "open", None, "finance,sales_director")
+    # Both the original approver and the escalation role are offered the task.
+    assert [t["id"] for t in group(api("finance"), inst["id"])] == [task.id]
+    assert [t["id"] for t in group(api("director"), inst["id"])] == [task.id]
+    # Only the role that joined is told; the finance approver was reminded by the due date.
+    assert len(notes("director", "task.escalated")) == 1
+    assert notes("finance", "task.escalated") == []
+    [event] = events("task.timed_out")
+    details = orjson.loads(event.details)
+    assert details["mode"] == "add" and details["escalated_to"] == "sales_director"
+    complete(api("finance"), task.id, decision="approve")
+    assert [t["bpmn_id"] for t in group(api("director"), inst["id"])] == ["review"]
+
+
+def test_escalate_add_from_a_regional_role_keeps_the_region_out(api):
+    deploy("to_escalate_region", candidates="regional_manager", dueIn="PT8H",
+           onTimeout="escalate", escalateTo="sales_director")
+    inst = start(api("storeops"), "to_escalate_region", title="报销 Claim", amount=100,
+                 region="east")
+    [offered] = group(api("mgr_east"), inst["id"])
+    assert group(api("mgr_south"), inst["id"]) == []
+    task = db.session.get(HumanTask, offered["id"])
+    check_timeouts(now=task.due_at + timedelta(minutes=1))
+    db.session.expire_all()
+    # The East manager keeps the task, the national director gets it, the South manager not.
+    assert [t["id"] for t in group(api("mgr_east"), inst["id"])] == [task.id]
+    assert [t["id"] for t in group(api("director"), inst["id"])] == [task.id]
+    assert group(api("mgr_south"), inst["id"]) == []
+    assert api("mgr_south").get(f"/api/v1/tasks/{task.id}").status_code in (403, 404)
+    complete(api("director"), task.id, decision="approve")
 
 
 def test_due_date_from_a_form_field_ends_with_that_day(api):
@@ -195,6 +238,10 @@ def test_two_workers_in_one_slot_act_once(api):
     ({"onTimeout": "remind"}, "need 'dueIn' or 'dueDateField'"),
     ({"dueIn": "PT4H", "onTimeout": "escalate"}, "'escalateTo' names no role"),
     ({"dueIn": "PT4H", "onTimeout": "escalate", "escalateTo": "pope"}, "unknown role 'pope'"),
+    ({"dueIn": "PT4H", "onTimeout": "escalate", "escalateTo": "sales_director",
+      "escalateMode": "swap"}, "'escalateMode': unknown value 'swap'"),
+    ({"dueIn": "PT4H", "onTimeout": "remind", "escalateMode": "add"},
+     "'escalateMode' needs 'onTimeout' to be 'escalate'"),
 ])
 def test_bad_timeout_settings_are_refused_at_deploy_with_a_location(props, message):
     content = model("bad_timeouts", **props)
