@@ -179,7 +179,10 @@ def seed_catalogue(db_path: Path, count: int) -> int:
         ).one()
         has_area = conn.scalar(
             select(func.count()).where(
-                dsa.c.dealer_id == east, dsa.c.sales_org == "1000", dsa.c.distr_chan == "10", dsa.c.division == "00"
+                dsa.c.dealer_id == east,
+                dsa.c.sales_org == "1000",
+                dsa.c.distr_chan == "10",
+                dsa.c.division == "00",
             )
         )
         if not has_area:
@@ -200,22 +203,55 @@ def seed_catalogue(db_path: Path, count: int) -> int:
         # catalogue's net prices read real condition records.
         change_id = conn.execute(
             insert(change).values(
-                number="PCBENCH", submit_key="bench", status="applied", reason="bench", source="manual",
-                created_by="bench", erp_condition_numbers=[], line_count=0, applied_at=now,
-                created_at=now, updated_at=now,
+                number="PCBENCH",
+                submit_key="bench",
+                status="applied",
+                reason="bench",
+                source="manual",
+                created_by="bench",
+                erp_condition_numbers=[],
+                line_count=0,
+                applied_at=now,
+                created_at=now,
+                updated_at=now,
             )
         ).inserted_primary_key[0]
         lines = [
-            dict(change_id=change_id, line_no=n, condition_type="K004", product_id=i,
-                 material_number=f"FG{i:08d}", sales_org="1000" if i % 2 else "2000", distr_chan="10",
-                 amount=1, currency="CNY", valid_from=date(2026, 1, 1), valid_to=date(9999, 12, 31),
-                 created_at=now)
+            dict(
+                change_id=change_id,
+                line_no=n,
+                condition_type="K004",
+                product_id=i,
+                material_number=f"FG{i:08d}",
+                dealer_id=None,
+                customer_number=None,
+                sales_org="1000" if i % 2 else "2000",
+                distr_chan="10",
+                amount=1,
+                currency="CNY",
+                valid_from=date(2026, 1, 1),
+                valid_to=date(9999, 12, 31),
+                created_at=now,
+            )
             for n, i in enumerate(range(first_product, first_product + count, 7), start=1)
         ]
         lines.append(
-            dict(change_id=change_id, line_no=len(lines) + 1, condition_type="K007", dealer_id=east,
-                 customer_number=customer, sales_org="1000", distr_chan="10", amount=3, currency="CNY",
-                 valid_from=date(2026, 1, 1), valid_to=date(9999, 12, 31), created_at=now)
+            dict(
+                change_id=change_id,
+                line_no=len(lines) + 1,
+                condition_type="K007",
+                product_id=None,
+                material_number=None,
+                dealer_id=east,
+                customer_number=customer,
+                sales_org="1000",
+                distr_chan="10",
+                amount=3,
+                currency="CNY",
+                valid_from=date(2026, 1, 1),
+                valid_to=date(9999, 12, 31),
+                created_at=now,
+            )
         )
         conn.execute(insert(change_line), lines)
     return first_top

@@ -25,10 +25,15 @@ class ProductSchema(Schema):
     image_file_id = fields.Integer(allow_none=True)
     description = fields.String(allow_none=True)
     price = fields.Decimal(
-        as_string=True, allow_none=True, metadata={"description": "The caller's own net price per unit (dealers only)"}
+        as_string=True,
+        allow_none=True,
+        metadata={"description": "The caller's own net price per unit (dealers only)"},
     )
     list_price = fields.Decimal(
-        as_string=True, places=2, allow_none=True, metadata={"description": "The PR00 list price before K004/K007"}
+        as_string=True,
+        places=2,
+        allow_none=True,
+        metadata={"description": "The PR00 list price before K004/K007"},
     )
     material_discount = fields.Decimal(
         as_string=True, places=2, allow_none=True, metadata={"description": "K004: CNY off per unit"}

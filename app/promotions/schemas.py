@@ -213,10 +213,16 @@ class PricedLineOut(Schema):
     name = fields.String()
     quantity = fields.Integer()
     unit_price = fields.Decimal(
-        as_string=True, places=2, metadata={"description": "The dealer's net price per unit (after K004/K007)"}
+        as_string=True,
+        places=2,
+        metadata={"description": "The dealer's net price per unit (after K004/K007)"},
     )
-    list_price = fields.Decimal(as_string=True, places=2, metadata={"description": "PR00 list price per unit"})
-    material_discount = fields.Decimal(as_string=True, places=2, metadata={"description": "K004: CNY off per unit"})
+    list_price = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "PR00 list price per unit"}
+    )
+    material_discount = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "K004: CNY off per unit"}
+    )
     customer_discount_percent = fields.Decimal(
         as_string=True, places=2, metadata={"description": "K007: the dealer's percent off"}
     )

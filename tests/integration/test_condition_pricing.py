@@ -80,12 +80,23 @@ def test_k004_and_k007_give_one_price_in_catalogue_cart_order_and_erp(api, catal
     _apply_change(
         api,
         [
-            {"condition_type": "K004", "product_id": tea, "sales_org": "1000", "amount": "2.50",
-             "valid_from": str(TODAY)},
+            {
+                "condition_type": "K004",
+                "product_id": tea,
+                "sales_org": "1000",
+                "amount": "2.50",
+                "valid_from": str(TODAY),
+            },
             {"condition_type": "K007", "dealer_id": east.id, "amount": "5", "valid_from": str(TODAY)},
             # expired yesterday: never applies
-            {"condition_type": "K004", "product_id": cola, "sales_org": "1000", "amount": "4.00",
-             "valid_from": str(TODAY - timedelta(days=10)), "valid_to": str(TODAY - timedelta(days=1))},
+            {
+                "condition_type": "K004",
+                "product_id": cola,
+                "sales_org": "1000",
+                "amount": "4.00",
+                "valid_from": str(TODAY - timedelta(days=10)),
+                "valid_to": str(TODAY - timedelta(days=1)),
+            },
             # the south dealer's own discount: never the east dealer's
             {"condition_type": "K007", "dealer_id": south.id, "amount": "20", "valid_from": str(TODAY)},
         ],
@@ -120,7 +131,11 @@ def test_k004_and_k007_give_one_price_in_catalogue_cart_order_and_erp(api, catal
 
     r = dealer.post(
         "/api/v1/orders",
-        json={"lines": lines, "submit_key": uuid.uuid4().hex, "expected_net_total": preview.json["net_total"]},
+        json={
+            "lines": lines,
+            "submit_key": uuid.uuid4().hex,
+            "expected_net_total": preview.json["net_total"],
+        },
     )
     assert r.status_code == 201, r.json
     assert Decimal(r.json["net_total"]) == expected_net
@@ -141,11 +156,17 @@ def test_k004_and_k007_give_one_price_in_catalogue_cart_order_and_erp(api, catal
         erp_total += Decimal(erp["net_value"])
         items = {i["item_number"]: i["material"] for i in erp["items"]}
         tea_conditions = {
-            c["type"]: Decimal(c["rate"]) for c in erp["conditions"] if items[c["item_number"]] == "DF-BV-3001"
+            c["type"]: Decimal(c["rate"])
+            for c in erp["conditions"]
+            if items[c["item_number"]] == "DF-BV-3001"
         }
         if tea_conditions:
             tea_seen = True
-            assert tea_conditions == {"PR00": Decimal("42.50"), "K004": Decimal("-2.50"), "K007": Decimal("-5")}
+            assert tea_conditions == {
+                "PR00": Decimal("42.50"),
+                "K004": Decimal("-2.50"),
+                "K007": Decimal("-5"),
+            }
     assert tea_seen and erp_total == expected_net
 
 
@@ -156,7 +177,9 @@ def test_a_k007_approved_after_the_cart_was_priced_stops_the_submit(api, catalog
     lines = [{"product_id": tea, "quantity": 10}]
     before = dealer.post("/api/v1/promotions/preview", json={"lines": lines}).json["net_total"]
     assert before == "425.00"
-    _apply_change(api, [{"condition_type": "K007", "dealer_id": east.id, "amount": "10", "valid_from": str(TODAY)}])
+    _apply_change(
+        api, [{"condition_type": "K007", "dealer_id": east.id, "amount": "10", "valid_from": str(TODAY)}]
+    )
 
     r = dealer.post(
         "/api/v1/orders", json={"lines": lines, "submit_key": uuid.uuid4().hex, "expected_net_total": before}
@@ -169,7 +192,9 @@ def test_a_k007_approved_after_the_cart_was_priced_stops_the_submit(api, catalog
 def test_another_dealers_k007_never_applies_or_shows(api, catalogue, sim):
     _, south = _dealers()
     tea = catalogue["FG-TEA-500"]
-    _apply_change(api, [{"condition_type": "K007", "dealer_id": south.id, "amount": "20", "valid_from": str(TODAY)}])
+    _apply_change(
+        api, [{"condition_type": "K007", "dealer_id": south.id, "amount": "20", "valid_from": str(TODAY)}]
+    )
 
     east_tea = api("dealer_east").get(f"/api/v1/catalog/products/{tea}").json
     assert (east_tea["price"], east_tea["list_price"], east_tea["customer_discount_percent"]) == (
@@ -190,7 +215,9 @@ def test_another_dealers_k007_never_applies_or_shows(api, catalogue, sim):
 
 def test_the_catalogue_page_shows_list_price_and_discount(api, login, catalogue, sim):
     east, _ = _dealers()
-    _apply_change(api, [{"condition_type": "K007", "dealer_id": east.id, "amount": "5", "valid_from": str(TODAY)}])
+    _apply_change(
+        api, [{"condition_type": "K007", "dealer_id": east.id, "amount": "5", "valid_from": str(TODAY)}]
+    )
     html = login("dealer_east").get("/catalog").get_data(as_text=True)
     assert "40.38" in html  # 42.50 − 5 %
     assert "<s>42.50</s>" in html and 'data-testid="price-discount"' in html
