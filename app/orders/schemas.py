@@ -105,11 +105,8 @@ class CreditOut(Schema):
     erp_exposure = fields.Decimal(**MONEY)
     platform_pending = fields.Decimal(**MONEY)
     available = fields.Decimal(**MONEY)
-    source = fields.String(
-        metadata={
-            "description": "erp (live), cache (ERP unreachable: the last "
-            "ERP figures, fetched at as_of) or dealer_master (ERP "
-            "unreachable, nothing cached)"
-        }
-    )
-    as_of = fields.DateTime(allow_none=True, metadata={"description": "when the ERP gave these figures"})
+    source = fields.String(metadata={"description": "erp (live), cache (ERP unreachable: the last "
+                                     "ERP figures, fetched at as_of) or dealer_master (ERP "
+                                     "unreachable, nothing cached)"})
+    as_of = fields.DateTime(allow_none=True, metadata={"description": "when the ERP gave these "
+                                                       "figures"})

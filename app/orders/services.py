@@ -126,6 +126,7 @@ def _add_lines(order: SalesOrder, user, result, prices: dict) -> None:
         )
         area = (*key, lists.get(key))
         promo = ln.line_promotion
+        priced = None if ln.is_gift else price
         order.lines.append(
             OrderLine(
                 line_no=no * 10,
@@ -136,10 +137,8 @@ def _add_lines(order: SalesOrder, user, result, prices: dict) -> None:
                 sales_unit=product.sales_unit,
                 unit_price=ln.list_unit_price,
                 list_price=ZERO if ln.is_gift else (price.list_price if price else ln.list_unit_price),
-                material_discount=price.material_discount if price and not ln.is_gift else ZERO,
-                customer_discount_percent=price.customer_discount_percent
-                if price and not ln.is_gift
-                else ZERO,
+                material_discount=priced.material_discount if priced else ZERO,
+                customer_discount_percent=priced.customer_discount_percent if priced else ZERO,
                 list_amount=ln.list_amount + pricing.condition_discount(ln, price),
                 line_amount=ln.line_amount,
                 net_amount=ln.net_amount,
@@ -370,9 +369,8 @@ def _visible_dealer_ids(user) -> list[int] | None:
 
 def list_orders(user, status: str | None = None, limit: int = 100) -> list[SalesOrder]:
     ids = _visible_dealer_ids(user)
-    stmt = (
-        select(SalesOrder).options(selectinload(SalesOrder.parts)).order_by(SalesOrder.id.desc()).limit(limit)
-    )
+    stmt = select(SalesOrder).options(selectinload(SalesOrder.parts)).order_by(
+        SalesOrder.id.desc()).limit(limit)
     if ids is not None:
         stmt = stmt.where(SalesOrder.dealer_id.in_(ids))
     if status:
@@ -380,17 +378,10 @@ def list_orders(user, status: str | None = None, limit: int = 100) -> list[Sales
     return list(db.session.scalars(stmt))
 
 
-def search_orders(
-    user,
-    *,
-    status: str | None = None,
-    dealer_id: int | None = None,
-    region: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> tuple[list[SalesOrder], int]:
+def search_orders(user, *, status: str | None = None, dealer_id: int | None = None,
+                  region: str | None = None, date_from: date | None = None,
+                  date_to: date | None = None, page: int = 1, per_page: int = 50
+                  ) -> tuple[list[SalesOrder], int]:
     """One page of the orders the caller may see, filtered; (rows, total matching)."""
     from datetime import datetime, time
 
@@ -410,12 +401,8 @@ def search_orders(
         where.append(SalesOrder.created_at < datetime.combine(date_to, time.min) + timedelta(days=1))
     total = db.session.scalar(select(func.count(SalesOrder.id)).where(*where)) or 0
     rows = db.session.scalars(
-        select(SalesOrder)
-        .options(selectinload(SalesOrder.parts))
-        .where(*where)
-        .order_by(SalesOrder.id.desc())
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
+        select(SalesOrder).options(selectinload(SalesOrder.parts)).where(*where)
+        .order_by(SalesOrder.id.desc()).limit(per_page).offset((max(page, 1) - 1) * per_page)
     ).all()
     return list(rows), total
 
