@@ -43,8 +43,7 @@ class _Plan:
         self.bind_procs = procs
         columns = list(getattr(stmt, "exported_columns", None) or [])
         self.row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
-        self.result_procs = [c.type.dialect_impl(dialect).result_processor(dialect, None)
-                             for c in columns]
+        self.result_procs = [_result_processor(c.type, dialect) for c in columns]
         if not any(self.result_procs):
             self.result_procs = None
 
@@ -174,3 +173,15 @@ def guarded_update(table: Table, where: tuple[str, ...], fields: tuple[str, ...]
 
 def bind(prefix: str, values: dict) -> dict:
     return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+PG_NUMERIC_OID = 1700
+
+
+def _result_processor(type_, dialect):
+    """The type's result processor; psycopg's Numeric needs the column's type OID (numeric)."""
+    impl = type_.dialect_impl(dialect)
+    try:
+        return impl.result_processor(dialect, None)
+    except TypeError:
+        return impl.result_processor(dialect, PG_NUMERIC_OID)
