@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import requests
-from sqlalchemy import MetaData, create_engine, insert, select
+from sqlalchemy import MetaData, create_engine, func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as c
@@ -33,7 +33,8 @@ WORDS = [
 ]
 
 
-def seed_catalogue(db_path: Path, count: int) -> None:
+def seed_catalogue(db_path: Path, count: int) -> int:
+    """Bulk-insert the catalogue; the id of its first top-level category."""
     engine = create_engine(f"sqlite:///{db_path}")
     meta = MetaData()
     meta.reflect(
@@ -45,9 +46,11 @@ def seed_catalogue(db_path: Path, count: int) -> None:
             "product_price",
             "dealer_sales_area",
             "dealer",
+            "price_change",
+            "price_change_line",
         ],
     )
-    cat, prod, psa, price, dsa, dealer = (
+    cat, prod, psa, price, dsa, dealer, change, change_line = (
         meta.tables[n]
         for n in (
             "product_category",
@@ -56,17 +59,22 @@ def seed_catalogue(db_path: Path, count: int) -> None:
             "product_price",
             "dealer_sales_area",
             "dealer",
+            "price_change",
+            "price_change_line",
         )
     )
     now = datetime.now(UTC).replace(tzinfo=None)
     with engine.begin() as conn:
-        categories, leaves, next_id = [], [], 1
+        # The demo seed already holds a few categories and products: number ours after them.
+        next_id = (conn.scalar(select(func.max(cat.c.id))) or 0) + 1
+        first_product = (conn.scalar(select(func.max(prod.c.id))) or 0) + 1
+        categories, leaves, first_top = [], [], next_id
         for top in range(5):
             top_id = next_id
             categories.append(
                 dict(
                     id=top_id,
-                    code=f"C{top}",
+                    code=f"BENCH-C{top}",
                     name_zh=f"大类{top}",
                     name_en=f"Group {top}",
                     parent_id=None,
@@ -82,7 +90,7 @@ def seed_catalogue(db_path: Path, count: int) -> None:
                 categories.append(
                     dict(
                         id=mid_id,
-                        code=f"C{top}-{mid}",
+                        code=f"BENCH-C{top}-{mid}",
                         name_zh=f"中类{top}-{mid}",
                         name_en=f"Family {top}-{mid}",
                         parent_id=top_id,
@@ -98,7 +106,7 @@ def seed_catalogue(db_path: Path, count: int) -> None:
                     categories.append(
                         dict(
                             id=next_id,
-                            code=f"C{top}-{mid}-{leaf}",
+                            code=f"BENCH-C{top}-{mid}-{leaf}",
                             name_zh=f"小类{top}-{mid}-{leaf}",
                             name_en=f"Line {top}-{mid}-{leaf}",
                             parent_id=mid_id,
@@ -111,7 +119,7 @@ def seed_catalogue(db_path: Path, count: int) -> None:
                     next_id += 1
         conn.execute(insert(cat), categories)
         products, areas, prices = [], [], []
-        for i in range(1, count + 1):
+        for i in range(first_product, first_product + count):
             leaf_id, path = leaves[i % len(leaves)]
             word = WORDS[i % len(WORDS)]
             name = f"{word.split()[0]} {i}"
@@ -166,20 +174,87 @@ def seed_catalogue(db_path: Path, count: int) -> None:
         conn.execute(insert(prod), products)
         conn.execute(insert(psa), areas)
         conn.execute(insert(price), prices)
-        east = conn.scalar(select(dealer.c.id).where(dealer.c.code == "DE000001"))
-        conn.execute(
-            insert(dsa),
-            [
-                dict(
-                    dealer_id=east,
-                    sales_org="1000",
-                    distr_chan="10",
-                    division="00",
-                    price_list="01",
-                    created_at=now,
-                )
-            ],
+        east, customer = conn.execute(
+            select(dealer.c.id, dealer.c.erp_customer_no).where(dealer.c.code == "DE000001")
+        ).one()
+        has_area = conn.scalar(
+            select(func.count()).where(
+                dsa.c.dealer_id == east,
+                dsa.c.sales_org == "1000",
+                dsa.c.distr_chan == "10",
+                dsa.c.division == "00",
+            )
         )
+        if not has_area:
+            conn.execute(
+                insert(dsa),
+                [
+                    dict(
+                        dealer_id=east,
+                        sales_org="1000",
+                        distr_chan="10",
+                        division="00",
+                        price_list="01",
+                        created_at=now,
+                    )
+                ],
+            )
+        # An applied price change: K004 on every 7th product and a K007 for the dealer, so the
+        # catalogue's net prices read real condition records.
+        change_id = conn.execute(
+            insert(change).values(
+                number="PCBENCH",
+                submit_key="bench",
+                status="applied",
+                reason="bench",
+                source="manual",
+                created_by="bench",
+                erp_condition_numbers=[],
+                line_count=0,
+                applied_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
+        lines = [
+            dict(
+                change_id=change_id,
+                line_no=n,
+                condition_type="K004",
+                product_id=i,
+                material_number=f"FG{i:08d}",
+                dealer_id=None,
+                customer_number=None,
+                sales_org="1000" if i % 2 else "2000",
+                distr_chan="10",
+                amount=1,
+                currency="CNY",
+                valid_from=date(2026, 1, 1),
+                valid_to=date(9999, 12, 31),
+                created_at=now,
+            )
+            for n, i in enumerate(range(first_product, first_product + count, 7), start=1)
+        ]
+        lines.append(
+            dict(
+                change_id=change_id,
+                line_no=len(lines) + 1,
+                condition_type="K007",
+                product_id=None,
+                material_number=None,
+                dealer_id=east,
+                customer_number=customer,
+                sales_org="1000",
+                distr_chan="10",
+                amount=3,
+                currency="CNY",
+                valid_from=date(2026, 1, 1),
+                valid_to=date(9999, 12, 31),
+                created_at=now,
+            )
+        )
+        conn.execute(insert(change_line), lines)
+    return first_top
 
 
 def page_session(base: str, username: str) -> requests.Session:
@@ -213,7 +288,7 @@ def main() -> None:
     try:
         server.prepare()
         t0 = time.perf_counter()
-        seed_catalogue(server.db_path, PRODUCTS)
+        top = seed_catalogue(server.db_path, PRODUCTS)
         print(f"[seed] {PRODUCTS} products in {time.perf_counter() - t0:.1f} s")
         server.start()
         base = server.base_url
@@ -226,7 +301,7 @@ def main() -> None:
         api = requests.Session()
         page = page_session(base, "dealer_east")
         health, _ = timed_get(requests.Session(), base + "/healthz", n)
-        query = "category=1&q=cola"
+        query = f"category={top}&q=cola"
         api_s, api_size = timed_get(
             api, f"{base}/api/v1/catalog/products?{query}", n, headers={"Authorization": f"Bearer {token}"}
         )

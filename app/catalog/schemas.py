@@ -25,7 +25,21 @@ class ProductSchema(Schema):
     image_file_id = fields.Integer(allow_none=True)
     description = fields.String(allow_none=True)
     price = fields.Decimal(
-        as_string=True, allow_none=True, metadata={"description": "The caller's own price (dealers only)"}
+        as_string=True,
+        allow_none=True,
+        metadata={"description": "The caller's own net price per unit (dealers only)"},
+    )
+    list_price = fields.Decimal(
+        as_string=True,
+        places=2,
+        allow_none=True,
+        metadata={"description": "The PR00 list price before K004/K007"},
+    )
+    material_discount = fields.Decimal(
+        as_string=True, places=2, allow_none=True, metadata={"description": "K004: CNY off per unit"}
+    )
+    customer_discount_percent = fields.Decimal(
+        as_string=True, places=2, allow_none=True, metadata={"description": "K007: the dealer's percent off"}
     )
     currency = fields.String(allow_none=True)
     sales_org = fields.String(allow_none=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import and_, false, func, or_, select
 
@@ -14,6 +14,7 @@ from app.catalog.models import DealerSalesArea, Product, ProductCategory, Produc
 from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
+from app.pricing.models import PriceChange, PriceChangeLine
 
 EDIT_ROLES = ("admin", "customer_service")
 STAFF_ROLES = (
@@ -26,16 +27,37 @@ STAFF_ROLES = (
     "analyst",
 )
 PAGE_SIZE = 48
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
 class DealerPrice:
+    """The dealer's net price per unit: PR00 less K004 (amount off), then K007 (percent off)."""
+
     amount: Decimal
     currency: str
     sales_org: str
     distr_chan: str
     division: str
     price_list: str | None
+    list_amount: Decimal | None = None  # the PR00 price (None: same as ``amount``)
+    material_discount: Decimal = ZERO  # K004, CNY off per unit
+    customer_discount_percent: Decimal = ZERO  # K007, percent off
+
+    @property
+    def list_price(self) -> Decimal:
+        return self.amount if self.list_amount is None else self.list_amount
+
+    @property
+    def has_discount(self) -> bool:
+        return bool(self.material_discount or self.customer_discount_percent)
+
+
+def net_unit_price(list_price: Decimal, material_discount: Decimal, percent: Decimal) -> Decimal:
+    """PR00 → K004 → K007, rounded to the cent per unit, exactly as the ERP prices an item."""
+    net = max(list_price - material_discount, ZERO) * (1 - percent / 100)
+    return net.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass
@@ -146,6 +168,9 @@ def product_row(product: Product, price: DealerPrice | None, locale: str) -> dic
         "image_file_id": product.image_file_id,
         "description": product.description,
         "price": price.amount if price else None,
+        "list_price": price.list_price if price else None,
+        "material_discount": price.material_discount if price else None,
+        "customer_discount_percent": price.customer_discount_percent if price else None,
         "currency": price.currency if price else None,
         "sales_org": price.sales_org if price else None,
         "distr_chan": price.distr_chan if price else None,
@@ -172,7 +197,12 @@ def price_for_user(product: Product, user) -> DealerPrice | None:
 def prices_for_dealer(
     dealer_id: int, product_ids: list[int], on: date | None = None, areas=None
 ) -> dict[int, DealerPrice]:
-    """The dealer's current price per product: its own price list first, else the area's base."""
+    """The dealer's net price per product on ``on``.
+
+    PR00 from its own price list first, else the area's base; then the K004 (per material) and
+    K007 (this dealer's) records of the product's sales area valid that day, as the ERP applies
+    them. Nobody else's K007 is ever read.
+    """
     if not product_ids:
         return {}
     on = on or date.today()
@@ -219,7 +249,64 @@ def prices_for_dealer(
                     price.price_list,
                 ),
             )
-    return {pid: found for pid, (_, found) in best.items()}
+    found = {pid: price for pid, (_, price) in best.items()}
+    if not found:
+        return found
+    material_off, customer_percent = condition_discounts(dealer_id, list(found), on)
+    for pid, price in list(found.items()):
+        off = material_off.get((pid, price.sales_org, price.distr_chan), ZERO)
+        percent = customer_percent.get((price.sales_org, price.distr_chan), ZERO)
+        if off or percent:
+            found[pid] = replace(
+                price,
+                amount=net_unit_price(price.amount, off, percent),
+                list_amount=price.amount,
+                material_discount=off,
+                customer_discount_percent=percent,
+            )
+    return found
+
+
+def condition_discounts(
+    dealer_id: int, product_ids: list[int], on: date
+) -> tuple[dict[tuple, Decimal], dict[tuple, Decimal]]:
+    """K004 per (product, org, channel) and the dealer's K007 per (org, channel), valid on ``on``.
+
+    The records are the lines of applied price changes (the ERP holds the same records). Where
+    several cover the day, the one applied last wins, as the ERP cuts older records' validity.
+    """
+    rows = db.session.execute(
+        select(
+            PriceChangeLine.condition_type,
+            PriceChangeLine.product_id,
+            PriceChangeLine.sales_org,
+            PriceChangeLine.distr_chan,
+            PriceChangeLine.amount,
+        )
+        .join(PriceChange, PriceChange.id == PriceChangeLine.change_id)
+        .where(
+            PriceChange.status == "applied",
+            PriceChangeLine.valid_from <= on,
+            PriceChangeLine.valid_to >= on,
+            or_(
+                and_(PriceChangeLine.condition_type == "K004", PriceChangeLine.product_id.in_(product_ids)),
+                and_(
+                    PriceChangeLine.condition_type == "K007",
+                    PriceChangeLine.product_id.is_(None),
+                    PriceChangeLine.dealer_id == dealer_id,
+                ),
+            ),
+        )
+        .order_by(PriceChange.applied_at, PriceChange.id, PriceChangeLine.line_no)
+    ).all()
+    material_off: dict[tuple, Decimal] = {}
+    customer_percent: dict[tuple, Decimal] = {}
+    for kind, product_id, org, chan, amount in rows:
+        if kind == "K004":
+            material_off[(product_id, org, chan)] = amount
+        else:
+            customer_percent[(org, chan)] = amount
+    return material_off, customer_percent
 
 
 def category_tree(locale: str = "zh_CN") -> list[dict]:

@@ -72,7 +72,12 @@ class OrderLine(Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     sales_unit: Mapped[str] = mapped_column(String(3), nullable=False, default="CS")
+    # The dealer's net price per unit: PR00 ``list_price`` less K004 ``material_discount``, then
+    # K007 ``customer_discount_percent`` (None on orders placed before these were recorded).
     unit_price: Mapped[Decimal] = mapped_column(Numeric(15, 2), nullable=False)
+    list_price: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    material_discount: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    customer_discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     list_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), nullable=False)
     line_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), nullable=False)
     net_amount: Mapped[Decimal] = mapped_column(Numeric(15, 2), nullable=False)

@@ -24,6 +24,7 @@ APPROVAL_PROCESS = "order_approval"
 STAFF_ROLES = ("admin", "customer_service", "finance", "sales_director")
 # Orders whose amount the ERP does not know yet: they count against the dealer's credit here.
 NOT_IN_ERP = ("submitted", "returned", "credit_blocked", "approved")
+ZERO = Decimal("0")
 
 
 def _dealer_of(user) -> Dealer:
@@ -55,7 +56,7 @@ def submit_order(user, data: dict) -> tuple[SalesOrder, bool]:
     if existing is not None:
         return existing, False
     today = date.today()
-    result = pricing.price_for_dealer(user, data["lines"], today)
+    result, prices = pricing.priced_cart(user, data["lines"], today)
     expected = data.get("expected_net_total")
     if expected is not None and Decimal(expected) != result.net_total:
         raise Conflict(
@@ -67,8 +68,8 @@ def submit_order(user, data: dict) -> tuple[SalesOrder, bool]:
         number="pending",
         dealer_id=dealer.id,
         submit_key=data["submit_key"],
-        list_total=result.list_total,
-        discount_total=result.discount_total,
+        list_total=pricing.list_total(result, prices),
+        discount_total=pricing.list_total(result, prices) - result.net_total,
         net_total=result.net_total,
         ship_to=data.get("ship_to"),
         requested_date=data.get("requested_date"),
@@ -86,7 +87,7 @@ def submit_order(user, data: dict) -> tuple[SalesOrder, bool]:
             for a in result.applied
         ],
     )
-    _add_lines(order, user, result)
+    _add_lines(order, user, result, prices)
     _consume_gifts(order)
     _count_usage(dealer, result.usage)
     db.session.add(order)
@@ -106,11 +107,13 @@ def submit_order(user, data: dict) -> tuple[SalesOrder, bool]:
     return order, True
 
 
-def _add_lines(order: SalesOrder, user, result) -> None:
+def _add_lines(order: SalesOrder, user, result, prices: dict) -> None:
     ids = {ln.product_id for ln in result.lines}
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
     areas = catalog.dealer_areas(user.dealer_id)
-    prices = catalog.prices_for_dealer(user.dealer_id, list(ids), areas=areas)
+    missing = [pid for pid in ids if pid not in prices]  # gifts of products not in the cart
+    if missing:
+        prices = prices | catalog.prices_for_dealer(user.dealer_id, missing, areas=areas)
     # The price list is the dealer's (SAP: PLTYP per customer and sales area), whichever
     # condition record priced the line.
     lists = {(a.sales_org, a.distr_chan, a.division): a.price_list for a in areas}
@@ -123,6 +126,7 @@ def _add_lines(order: SalesOrder, user, result) -> None:
         )
         area = (*key, lists.get(key))
         promo = ln.line_promotion
+        priced = None if ln.is_gift else price
         order.lines.append(
             OrderLine(
                 line_no=no * 10,
@@ -132,7 +136,10 @@ def _add_lines(order: SalesOrder, user, result) -> None:
                 quantity=ln.quantity,
                 sales_unit=product.sales_unit,
                 unit_price=ln.list_unit_price,
-                list_amount=ln.list_amount,
+                list_price=ZERO if ln.is_gift else (price.list_price if price else ln.list_unit_price),
+                material_discount=priced.material_discount if priced else ZERO,
+                customer_discount_percent=priced.customer_discount_percent if priced else ZERO,
+                list_amount=ln.list_amount + pricing.condition_discount(ln, price),
                 line_amount=ln.line_amount,
                 net_amount=ln.net_amount,
                 is_gift=ln.is_gift,
@@ -302,8 +309,18 @@ def part_payload(order: SalesOrder, part: OrderPart, customer_number: str, doc_t
 
 
 def item_conditions(line: OrderLine) -> list[dict]:
-    """ERP condition records of one priced order line (see ``part_payload``)."""
-    item_no, price = str(line.line_no), line.unit_price
+    """ERP condition records of one priced order line (see ``part_payload``).
+
+    The ERP prices an item PR00 → K004 (amount off per unit) → K007 (percent off), rounded to
+    the cent per unit, then subtracts RB00 amounts: the platform's dealer price follows the
+    same steps. K004 and K007 always go with the order (0 when none applies, or when a line
+    promotion's price replaces the whole price), so the ERP never adds a record of its own.
+    """
+    item_no = str(line.line_no)
+    with_conditions = line.list_price is not None
+    price = line.list_price if with_conditions else line.unit_price
+    off = line.material_discount or ZERO
+    percent = line.customer_discount_percent or ZERO
     discounts = []
     for allocation in line.discounts or []:
         amount = Decimal(allocation["amount"])
@@ -311,10 +328,16 @@ def item_conditions(line: OrderLine) -> list[dict]:
             continue
         unit = line.line_amount / line.quantity if line.quantity else None
         if allocation["kind"] in LINE_KINDS and unit is not None and unit == unit.quantize(CENT):
-            price = unit.quantize(CENT)  # the line's promotion price replaces the list price (PR00 override)
+            # the line's promotion price replaces the dealer price (PR00 override, no K004/K007)
+            price, off, percent = unit.quantize(CENT), ZERO, ZERO
             continue
         discounts.append(amount)
     rows = [{"item_number": item_no, "type": "PR00", "value": str(price)}]
+    if with_conditions:
+        rows += [
+            {"item_number": item_no, "type": "K004", "value": str(off)},
+            {"item_number": item_no, "type": "K007", "value": str(percent)},
+        ]
     rows += [{"item_number": item_no, "type": "RB00", "value": str(amount)} for amount in discounts]
     return rows
 

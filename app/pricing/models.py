@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, LargeBinary, Numeric, String, Text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.core.models import Model, utcnow
@@ -42,6 +42,8 @@ class PriceChangeLine(Model):
     K007 per customer (a dealer), with its validity period."""
 
     __tablename__ = "price_change_line"
+    # The catalogue reads K004 records by product and K007 records by dealer.
+    __table_args__ = (Index("ix_price_change_line_condition", "condition_type", "product_id", "dealer_id"),)
     change_id: Mapped[int] = mapped_column(ForeignKey("price_change.id"), nullable=False, index=True)
     line_no: Mapped[int] = mapped_column(Integer, nullable=False)
     condition_type: Mapped[str] = mapped_column(String(4), nullable=False)

@@ -3,7 +3,8 @@
 Customer service (who keep the product data) and admins request a change; the sales director
 approves it in the ``price_change`` process; the worker writes the condition records to the
 ERP (``erp.set_price_conditions``) and, once the ERP has them, the catalogue's PR00 prices
-change for the validity period. K004 and K007 records live in the ERP only.
+change for the validity period. K004 and K007 records are not copied: the catalogue reads
+them from the lines of applied changes (``app.catalog.services.condition_discounts``).
 """
 
 from __future__ import annotations

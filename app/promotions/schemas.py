@@ -212,7 +212,23 @@ class PricedLineOut(Schema):
     material_number = fields.String()
     name = fields.String()
     quantity = fields.Integer()
-    unit_price = fields.Decimal(as_string=True, places=2)
+    unit_price = fields.Decimal(
+        as_string=True,
+        places=2,
+        metadata={"description": "The dealer's net price per unit (after K004/K007)"},
+    )
+    list_price = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "PR00 list price per unit"}
+    )
+    material_discount = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "K004: CNY off per unit"}
+    )
+    customer_discount_percent = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "K007: the dealer's percent off"}
+    )
+    condition_discount = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "What K004/K007 take off the line's list value"}
+    )
     list_amount = fields.Decimal(as_string=True, places=2)
     line_amount = fields.Decimal(as_string=True, places=2)
     net_amount = fields.Decimal(as_string=True, places=2)
@@ -240,7 +256,12 @@ class PreviewOut(Schema):
     lines = fields.List(fields.Nested(PricedLineOut))
     promotions = fields.List(fields.Nested(AppliedOut))
     gifts = fields.List(fields.Nested(PricedLineOut))
-    list_total = fields.Decimal(as_string=True, places=2)
-    discount_total = fields.Decimal(as_string=True, places=2)
+    list_total = fields.Decimal(as_string=True, places=2, metadata={"description": "At PR00 list prices"})
+    condition_discount_total = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "K004/K007 discounts of every line"}
+    )
+    discount_total = fields.Decimal(
+        as_string=True, places=2, metadata={"description": "K004/K007 and promotion discounts"}
+    )
     net_total = fields.Decimal(as_string=True, places=2)
     warnings = fields.List(fields.Nested(WarningOut))

@@ -272,8 +272,13 @@ def dealer_context(dealer: Dealer, live: list[Promotion], on: date) -> rules.Dea
     )
 
 
-def cart_lines(user, lines: list[dict], on: date) -> tuple[list[rules.CartLine], dict[int, Product]]:
+def cart_lines(
+    user, lines: list[dict], on: date
+) -> tuple[list[rules.CartLine], dict[int, Product], dict[int, catalog.DealerPrice]]:
     """Check a dealer's lines (available to it, priced, whole order multiples) → cart lines.
+
+    A line's unit price is the dealer's net price (PR00 less its K004/K007 records, as the ERP
+    prices it); promotions apply on top of it.
 
     Every bad line is reported at once, keyed by its position: ``{"lines": {"2": {...}}}``.
     """
@@ -304,35 +309,63 @@ def cart_lines(user, lines: list[dict], on: date) -> tuple[list[rules.CartLine],
         out.append(rules.CartLine(product.id, qty, prices[product.id].amount, categories))
     if errors:
         raise ValidationFailed({"lines": errors})
-    return out, visible
+    return out, visible, prices
 
 
-def price_for_dealer(user, lines: list[dict], on: date | None = None) -> engine.PricingResult:
+def priced_cart(
+    user, lines: list[dict], on: date | None = None
+) -> tuple[engine.PricingResult, dict[int, catalog.DealerPrice]]:
+    """The cart priced with promotions, and the dealer prices (PR00, K004, K007) it started from."""
     if not catalog.is_dealer_user(user):
         raise Forbidden("Only dealers price a cart")
     on = on or date.today()
     dealer = db.session.get(Dealer, user.dealer_id)
     if dealer is None:
         raise NotFound("Dealer not found")
-    cart, _ = cart_lines(user, lines, on)
+    cart, _, prices = cart_lines(user, lines, on)
     live = live_promotions(on)
-    return engine.price_cart(cart, [_to_engine(p) for p in live], dealer_context(dealer, live, on))
+    result = engine.price_cart(cart, [_to_engine(p) for p in live], dealer_context(dealer, live, on))
+    return result, prices
+
+
+def price_for_dealer(user, lines: list[dict], on: date | None = None) -> engine.PricingResult:
+    return priced_cart(user, lines, on)[0]
+
+
+def condition_discount(ln: engine.PricedLine, price: catalog.DealerPrice | None) -> Decimal:
+    """What the line's K004/K007 records take off its PR00 list value."""
+    if ln.is_gift or price is None or not price.has_discount:
+        return Decimal("0")
+    return rules.money((price.list_price - ln.list_unit_price) * ln.quantity)
+
+
+def list_total(result: engine.PricingResult, prices: dict[int, catalog.DealerPrice]) -> Decimal:
+    """The cart at PR00 list prices (before K004/K007 and promotions)."""
+    return result.list_total + sum(
+        (condition_discount(ln, prices.get(ln.product_id)) for ln in result.lines), Decimal("0")
+    )
 
 
 def preview(user, lines: list[dict], locale: str = "zh_CN") -> dict:
-    """Price a cart live: lines, applied promotions, gifts, totals and warnings."""
-    result = price_for_dealer(user, lines)
+    """Price a cart live: lines (list price, K004/K007, promotions), gifts, totals and warnings."""
+    result, prices = priced_cart(user, lines)
     ids = {ln.product_id for ln in result.lines}
     products = {p.id: p for p in db.session.scalars(select(Product).where(Product.id.in_(ids)))}
 
     def row(ln: engine.PricedLine) -> dict:
-        product = products.get(ln.product_id)
+        product, price = products.get(ln.product_id), prices.get(ln.product_id)
         return {
             "product_id": ln.product_id,
             "material_number": product.material_number if product else "",
             "name": product.label(locale) if product else "",
             "quantity": ln.quantity,
             "unit_price": ln.list_unit_price,
+            "list_price": price.list_price if price and not ln.is_gift else ln.list_unit_price,
+            "material_discount": price.material_discount if price and not ln.is_gift else Decimal("0"),
+            "customer_discount_percent": (
+                price.customer_discount_percent if price and not ln.is_gift else Decimal("0")
+            ),
+            "condition_discount": condition_discount(ln, price),
             "list_amount": ln.list_amount,
             "line_amount": ln.line_amount,
             "net_amount": ln.net_amount,
@@ -343,6 +376,7 @@ def preview(user, lines: list[dict], locale: str = "zh_CN") -> dict:
             ],
         }
 
+    at_list = list_total(result, prices)
     return {
         "lines": [row(ln) for ln in result.lines if not ln.is_gift],
         "gifts": [row(ln) for ln in result.lines if ln.is_gift],
@@ -357,8 +391,9 @@ def preview(user, lines: list[dict], locale: str = "zh_CN") -> dict:
             }
             for a in result.applied
         ],
-        "list_total": result.list_total,
-        "discount_total": result.discount_total,
+        "list_total": at_list,
+        "condition_discount_total": at_list - result.list_total,
+        "discount_total": at_list - result.net_total,
         "net_total": result.net_total,
         "warnings": [
             {"code": w.code, "promotion": w.promotion_id, "message": w.message} for w in result.warnings

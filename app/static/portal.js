@@ -111,6 +111,15 @@
       qty.appendChild(input);
       var price = document.createElement("td");
       price.className = "num"; price.textContent = l.unit_price ? money(l.unit_price) : "–";
+      if (l.list_price && l.unit_price && Number(l.list_price) !== Number(l.unit_price)) {
+        // K004/K007: the dealer's net price, with the list price struck through under it.
+        var was = document.createElement("small");
+        was.className = "muted"; was.setAttribute("data-testid", "cart-list-price");
+        var strike = document.createElement("s");
+        strike.textContent = money(l.list_price);
+        was.appendChild(document.createElement("br")); was.appendChild(strike);
+        price.appendChild(was);
+      }
       var net = document.createElement("td");
       net.className = "num"; net.textContent = l.net_amount ? money(l.net_amount) : "–";
       var rm = document.createElement("td");

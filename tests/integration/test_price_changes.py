@@ -109,8 +109,9 @@ def test_an_approved_change_reaches_the_erp_and_then_the_catalogue(api, catalogu
     done = cs.get(f"/api/v1/price-changes/{change['id']}").json
     assert done["status"] == "applied", done
     assert done["decided_by"] == "director" and len(done["erp_condition_numbers"]) == 4
-    assert _preview_price(dealer, catalogue["FG-TEA-500"]) == "44.00"
-    assert _preview_price(dealer, catalogue["FG-COLA-330"]) == "52.20"
+    # the new PR00 prices less the dealer's new K007 of 3 %: 44.00 → 42.68, 52.20 → 50.63
+    assert _preview_price(dealer, catalogue["FG-TEA-500"]) == "42.68"
+    assert _preview_price(dealer, catalogue["FG-COLA-330"]) == "50.63"
 
     erp_tea = _erp_conditions(condition_type="PR00", material="DF-BV-3001", price_list="01")
     assert [(c["sales_org"], c["amount"], c["valid_from"]) for c in erp_tea] == [
