@@ -20,9 +20,10 @@ write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_inten
 
 
 def writes(view):
-    """Mark a GET view that writes (marks a task opened, refreshes a cache): its transaction
+    """Mark a GET view that writes in its own transaction (marks a task opened): it
     starts with BEGIN IMMEDIATE on SQLite, so it waits for another writer instead of failing
-    with 'database is locked' when its read snapshot cannot be upgraded."""
+    with 'database is locked' when its read snapshot cannot be upgraded. Not for views that
+    call out (the ERP) while the transaction is open: they would hold the write lock."""
     view.writes_on_read = True
     return view
 

@@ -3,7 +3,6 @@
 from flask import current_app
 from flask_smorest import Blueprint
 
-from app.core import web
 from app.core.auth import api_user, require_api
 from app.orders import schemas, services
 
@@ -45,7 +44,6 @@ def get_order(order_id):
 @blp.route("/credit", methods=["GET"])
 @blp.response(200, schemas.CreditOut)
 @require_api("dealer")
-@web.writes
 def get_credit():
     """The signed-in dealer's credit limit, exposure and available credit."""
     return services.credit_for(api_user(), current_app.config)

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from app.admin.services import region_choices
 from app.announcements import services as announcements
 from app.catalog.services import is_dealer_user
-from app.core import web
 from app.core.errors import AppError, Forbidden
 from app.core.models import utcnow
 from app.dealers.models import Dealer
@@ -169,7 +168,6 @@ def todos_for(user, mine) -> list[dict]:
 
 @bp.get("/portal")
 @login_required
-@web.writes
 def dashboard():
     _dealer_only()
     mine = orders.list_orders(current_user, limit=50)
