@@ -80,7 +80,9 @@ class CategoryUpdateSchema(Schema):
     name = fields.String()
     name_zh = fields.String()
     name_en = fields.String()
-    parent_id = fields.Integer(allow_none=True, metadata={"description": "Move under this category (null: root)"})
+    parent_id = fields.Integer(
+        allow_none=True, metadata={"description": "Move under this category (null: root)"}
+    )
     sort = fields.Integer(validate=validate.Range(min=0, max=100000))
     active = fields.Boolean()
     force = fields.Boolean(

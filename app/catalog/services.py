@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from uuid import uuid4
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from uuid import uuid4
 
 from sqlalchemy import and_, false, func, or_, select
 
@@ -370,7 +370,9 @@ def flat_category_tree(locale: str = "zh_CN") -> list[dict]:
 
 def _sibling_named(parent_id: int | None, names: set[str], exclude_id: int | None) -> bool:
     query = select(ProductCategory.id).where(
-        ProductCategory.parent_id.is_(None) if parent_id is None else ProductCategory.parent_id == parent_id,
+        ProductCategory.parent_id.is_(None)
+        if parent_id is None
+        else ProductCategory.parent_id == parent_id,
         or_(func.lower(ProductCategory.name_zh).in_(names), func.lower(ProductCategory.name_en).in_(names)),
     )
     if exclude_id is not None:
@@ -438,7 +440,8 @@ def create_category(data: dict, actor: str) -> ProductCategory:
     category.path = f"{parent.path if parent else '/'}{category.id}/"
     db.session.flush()
     record(actor, "category.created", target_type="product_category", target_id=category.id,
-           details={"name_zh": category.name_zh, "name_en": category.name_en, "parent_id": category.parent_id})
+           details={"name_zh": category.name_zh, "name_en": category.name_en,
+                    "parent_id": category.parent_id})
     return category
 
 

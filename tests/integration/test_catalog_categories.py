@@ -53,7 +53,8 @@ def test_moving_a_category_moves_its_subtree_and_the_catalogue_filter_follows(ap
     tea_product = db.session.scalar(select(Product).where(Product.material_number == "FG-TEA-500"))
     assert tea_product.category_path == f"/{snacks.id}/{tea.id}/"
     # Filtering by the new parent finds the moved subtree's products; the old parent no longer does.
-    assert _names(south.get(f"/api/v1/catalog/products?category={snacks.id}")) == ["FG-CHIPS-70", "FG-TEA-500"]
+    under_snacks = south.get(f"/api/v1/catalog/products?category={snacks.id}")
+    assert _names(under_snacks) == ["FG-CHIPS-70", "FG-TEA-500"]
     assert _names(south.get(f"/api/v1/catalog/products?category={_cat('BEV').id}")) == ["FG-COLA-330"]
     # Back to the root.
     r = _patch(cs, f"/api/v1/catalog/categories/{tea.id}", {"parent_id": None})
@@ -115,14 +116,16 @@ def test_deactivating_a_category_with_on_shelf_products_needs_force_and_hides_it
 def test_erp_sync_keeps_a_local_rename_and_move(api, catalogue):
     cs = api("cs")
     drinks, snacks, tea = _cat("BEV"), _cat("SNK"), _cat("BEV-TEA")
-    assert _patch(cs, f"/api/v1/catalog/categories/{drinks.id}", {"name_en": "Soft drinks"}).status_code == 200
+    renamed = _patch(cs, f"/api/v1/catalog/categories/{drinks.id}", {"name_en": "Soft drinks"})
+    assert renamed.status_code == 200
     assert _patch(cs, f"/api/v1/catalog/categories/{tea.id}", {"parent_id": snacks.id}).status_code == 200
     upsert_materials(
         [
             {"material": "FG-TEA-500", "name_zh": "冰红茶 500ml×15", "name_en": "Iced black tea 500 ml x15",
              "hierarchy": DRINKS, "sales_areas": [("1000", "10", "00")]},
             {"material": "FG-TEA-NEW", "name_zh": "绿茶", "name_en": "Green tea",
-             "hierarchy": DRINKS + [("BEV-TEA-GRN", "绿茶", "Green tea")], "sales_areas": [("1000", "10", "00")]},
+             "hierarchy": DRINKS + [("BEV-TEA-GRN", "绿茶", "Green tea")],
+             "sales_areas": [("1000", "10", "00")]},
         ]
     )
     db.session.commit()
