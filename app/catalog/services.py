@@ -342,6 +342,7 @@ def category_tree(locale: str = "zh_CN", include_inactive: bool = False) -> list
             "name_zh": c.name_zh,
             "name_en": c.name_en,
             "parent_id": c.parent_id,
+            "path": c.path,
             "level": c.level,
             "sort": c.sort_order,
             "active": c.active,

@@ -136,3 +136,47 @@ def test_erp_sync_keeps_a_local_rename_and_move(api, catalogue):
     assert green.path == f"/{snacks.id}/{tea.id}/{green.id}/"
     tea_product = db.session.scalar(select(Product).where(Product.material_number == "FG-TEA-500"))
     assert tea_product.category_path == f"/{snacks.id}/{tea.id}/"
+
+
+def test_category_page_adds_renames_moves_and_deactivates(login, catalogue):
+    page = login("cs")
+    drinks, snacks, tea = _cat("BEV"), _cat("SNK"), _cat("BEV-TEA")
+    r = page.get("/catalog/categories")
+    assert r.status_code == 200 and "Tea drinks" in r.get_data(as_text=True)
+    r = page.post("/catalog/categories", data={"action": "create", "name_zh": "果汁", "name_en": "Juice",
+                                                "parent_id": str(drinks.id)})
+    assert r.status_code == 302
+    juice = db.session.scalar(select(ProductCategory).where(ProductCategory.name_en == "Juice"))
+    assert juice.parent_id == drinks.id and juice.level == 2
+    r = page.post("/catalog/categories", data={"action": "create", "name_zh": "", "name_en": "",
+                                                "parent_id": ""})
+    assert r.status_code == 422 and "field-error" in r.get_data(as_text=True)
+    r = page.post("/catalog/categories", data={"action": "update", "category_id": str(tea.id),
+                                                "name_zh": "茶", "name_en": "Tea", "sort": "1",
+                                                "parent_id": str(snacks.id)})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert _cat("BEV-TEA").name_en == "Tea" and _cat("BEV-TEA").path == f"/{snacks.id}/{tea.id}/"
+    r = page.post("/catalog/categories", data={"action": "update", "category_id": str(snacks.id),
+                                                "name_zh": "休闲食品", "name_en": "Snacks",
+                                                "parent_id": str(tea.id)})
+    assert r.status_code == 422
+    r = page.post("/catalog/categories", data={"action": "deactivate", "category_id": str(snacks.id)})
+    assert r.status_code == 409
+    db.session.expire_all()
+    assert _cat("SNK").active is True
+    r = page.post("/catalog/categories", data={"action": "deactivate", "category_id": str(snacks.id),
+                                                "force": "on"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert _cat("SNK").active is False
+
+
+def test_category_page_is_for_catalogue_editors_only(login, catalogue):
+    assert login("dealer_east").get("/catalog/categories").status_code == 403
+    drinks = _cat("BEV")
+    r = login("dealer_east").post(
+        "/catalog/categories",
+        data={"action": "update", "category_id": str(drinks.id), "name_zh": "x", "name_en": "x"},
+    )
+    assert r.status_code == 403
