@@ -64,4 +64,39 @@ def list_categories():
     """The category tree."""
     user = api_user()
     services.check_can_view(user)
-    return services.category_tree(_locale())
+    return services.category_tree(_locale(), include_inactive=user.has_role(*services.EDIT_ROLES))
+
+
+def _category_row(category) -> dict:
+    return {
+        "id": category.id,
+        "code": category.code,
+        "name": category.label(_locale()),
+        "name_zh": category.name_zh,
+        "name_en": category.name_en,
+        "parent_id": category.parent_id,
+        "level": category.level,
+        "sort": category.sort_order,
+        "active": category.active,
+        "children": [],
+    }
+
+
+@blp.route("/catalog/categories", methods=["POST"])
+@blp.arguments(schemas.CategoryCreateSchema)
+@blp.response(201, schemas.CategorySchema)
+@require_api(*services.EDIT_ROLES)
+def create_category(data):
+    """Operations staff add a category at the root or under ``parent_id``."""
+    category = services.create_category(data, api_user().username)
+    return _category_row(category)
+
+
+@blp.route("/catalog/categories/<int:category_id>", methods=["PATCH"])
+@blp.arguments(schemas.CategoryUpdateSchema)
+@blp.response(200, schemas.CategorySchema)
+@require_api(*services.EDIT_ROLES)
+def update_category(data, category_id):
+    """Rename, move (with its subtree), re-sort or deactivate a category."""
+    category = services.update_category(services.get_category(category_id), data, api_user().username)
+    return _category_row(category)

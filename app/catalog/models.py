@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +37,8 @@ class ProductCategory(Model):
     path: Mapped[str] = mapped_column(String(255), nullable=False, default="/", index=True)
     level: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Inactive categories (and everything under them) are hidden from dealers' catalogue.
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
 
     def label(self, locale: str) -> str:
         return self.name_zh if locale.startswith("zh") else self.name_en

@@ -59,8 +59,36 @@ class CategorySchema(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    parent_id = fields.Integer(allow_none=True)
     level = fields.Integer()
+    sort = fields.Integer()
+    active = fields.Boolean()
     children = fields.List(fields.Nested(lambda: CategorySchema()))
+
+
+class CategoryCreateSchema(Schema):
+    name = fields.String(metadata={"description": "Name in both languages (or give name_zh / name_en)"})
+    name_zh = fields.String()
+    name_en = fields.String()
+    parent_id = fields.Integer(allow_none=True, load_default=None)
+    sort = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100000))
+
+
+class CategoryUpdateSchema(Schema):
+    name = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    parent_id = fields.Integer(
+        allow_none=True, metadata={"description": "Move under this category (null: root)"}
+    )
+    sort = fields.Integer(validate=validate.Range(min=0, max=100000))
+    active = fields.Boolean()
+    force = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Deactivate even with on-shelf products (they hide from dealers)"},
+    )
 
 
 class ProductUpdateSchema(Schema):

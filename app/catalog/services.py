@@ -6,12 +6,13 @@ import math
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from uuid import uuid4
 
 from sqlalchemy import and_, false, func, or_, select
 
 from app.audit.services import record
 from app.catalog.models import DealerSalesArea, Product, ProductCategory, ProductPrice, ProductSalesArea
-from app.core.errors import Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.core.models import utcnow
 from app.extensions import db
 from app.pricing.models import PriceChange, PriceChangeLine
@@ -116,15 +117,27 @@ def _filters(user, category_id: int | None, q: str | None, areas=None) -> list:
             return [false()]
         in_areas = select(ProductSalesArea.product_id).where(_area_match(areas))
         clauses += [Product.on_shelf.is_(True), Product.id.in_(in_areas)]
+        clauses += [~_under(Product.category_path, path) for path in _inactive_paths()]
     if category_id is not None:
         path = db.session.scalar(select(ProductCategory.path).where(ProductCategory.id == category_id))
         if path is None:
             raise ValidationFailed({"category": ["Unknown category"]})
-        # Paths are "/1/4/9/": every path under "/1/" sorts in ["/1/", "/10"), an index range.
-        clauses += [Product.category_path >= path, Product.category_path < path[:-1] + "0"]
+        clauses.append(_under(Product.category_path, path))
     if q:
         clauses.append(Product.search_text.contains(q.strip().lower(), autoescape=True))
     return clauses
+
+
+def _under(column, path: str):
+    """``column`` lies at or below ``path``.
+
+    Paths are "/1/4/9/": every path under "/1/" sorts in ["/1/", "/10"), an index range.
+    """
+    return and_(column >= path, column < path[:-1] + "0")
+
+
+def _inactive_paths() -> list[str]:
+    return list(db.session.scalars(select(ProductCategory.path).where(ProductCategory.active.is_(False))))
 
 
 def search_products(
@@ -309,21 +322,195 @@ def condition_discounts(
     return material_off, customer_percent
 
 
-def category_tree(locale: str = "zh_CN") -> list[dict]:
-    """Every category as nested dicts (children sorted), for menus and the API."""
+def category_tree(locale: str = "zh_CN", include_inactive: bool = False) -> list[dict]:
+    """Categories as nested dicts (children sorted), for menus and the API.
+
+    Inactive categories and their subtrees are left out unless ``include_inactive``.
+    """
     rows = db.session.scalars(
         select(ProductCategory).order_by(
             ProductCategory.level, ProductCategory.sort_order, ProductCategory.code
         )
     ).all()
+    hidden = [] if include_inactive else [c.path for c in rows if not c.active]
+    rows = [c for c in rows if not any(c.path.startswith(p) for p in hidden)]
     nodes = {
-        c.id: {"id": c.id, "code": c.code, "name": c.label(locale), "level": c.level, "children": []}
+        c.id: {
+            "id": c.id,
+            "code": c.code,
+            "name": c.label(locale),
+            "name_zh": c.name_zh,
+            "name_en": c.name_en,
+            "parent_id": c.parent_id,
+            "path": c.path,
+            "level": c.level,
+            "sort": c.sort_order,
+            "active": c.active,
+            "children": [],
+        }
         for c in rows
     }
     roots = []
     for c in rows:
         (nodes[c.parent_id]["children"] if c.parent_id in nodes else roots).append(nodes[c.id])
     return roots
+
+
+def flat_category_tree(locale: str = "zh_CN") -> list[dict]:
+    """Every category, depth first, for indented lists and parent selects."""
+    out: list[dict] = []
+
+    def walk(nodes):
+        for node in nodes:
+            out.append(node)
+            walk(node["children"])
+
+    walk(category_tree(locale, include_inactive=True))
+    return out
+
+
+def _sibling_named(parent_id: int | None, names: set[str], exclude_id: int | None) -> bool:
+    query = select(ProductCategory.id).where(
+        ProductCategory.parent_id.is_(None)
+        if parent_id is None
+        else ProductCategory.parent_id == parent_id,
+        or_(func.lower(ProductCategory.name_zh).in_(names), func.lower(ProductCategory.name_en).in_(names)),
+    )
+    if exclude_id is not None:
+        query = query.where(ProductCategory.id != exclude_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _clean_names(data: dict, current: ProductCategory | None) -> dict[str, str]:
+    """name_zh / name_en from ``name`` (both languages) or the per-language fields."""
+    names = {}
+    errors = {}
+    for key in ("name", "name_zh", "name_en"):
+        if key in data:
+            value = (data[key] or "").strip()
+            if not value:
+                errors[key] = ["Name must not be empty"]
+            elif len(value) > 100:
+                errors[key] = ["At most 100 characters"]
+            names[key] = value
+    if current is None and not any(k in data for k in ("name", "name_zh", "name_en")):
+        errors["name"] = ["Name is required"]
+    if errors:
+        raise ValidationFailed(errors)
+    result = {}
+    if "name" in names:
+        result = {"name_zh": names["name"], "name_en": names["name"]}
+    for key in ("name_zh", "name_en"):
+        if key in names:
+            result[key] = names[key]
+    if current is None:
+        result.setdefault("name_zh", result.get("name_en", ""))
+        result.setdefault("name_en", result["name_zh"])
+    return result
+
+
+def _parent_for(data: dict, category: ProductCategory | None) -> ProductCategory | None:
+    parent_id = data.get("parent_id")
+    if parent_id is None:
+        return None
+    parent = db.session.get(ProductCategory, parent_id)
+    if parent is None:
+        raise ValidationFailed({"parent_id": ["Unknown parent category"]})
+    if category is not None and parent.path.startswith(category.path):
+        raise ValidationFailed({"parent_id": ["A category cannot move under itself or its sub-categories"]})
+    return parent
+
+
+def create_category(data: dict, actor: str) -> ProductCategory:
+    """Operations staff add a category (at the root or under ``parent_id``)."""
+    names = _clean_names(data, None)
+    parent = _parent_for(data, None)
+    wanted = {names["name_zh"].lower(), names["name_en"].lower()}
+    if _sibling_named(parent.id if parent else None, wanted, None):
+        raise ValidationFailed({"name": ["A category with this name already exists here"]})
+    category = ProductCategory(
+        code=f"P-{uuid4().hex[:12].upper()}",
+        name_zh=names["name_zh"],
+        name_en=names["name_en"],
+        parent_id=parent.id if parent else None,
+        level=(parent.level + 1) if parent else 1,
+        sort_order=data.get("sort") or 0,
+    )
+    db.session.add(category)
+    db.session.flush()
+    category.path = f"{parent.path if parent else '/'}{category.id}/"
+    db.session.flush()
+    record(actor, "category.created", target_type="product_category", target_id=category.id,
+           details={"name_zh": category.name_zh, "name_en": category.name_en,
+                    "parent_id": category.parent_id})
+    return category
+
+
+def _on_shelf_under(path: str) -> int:
+    return db.session.scalar(
+        select(func.count(Product.id)).where(Product.on_shelf.is_(True), _under(Product.category_path, path))
+    ) or 0
+
+
+def update_category(category: ProductCategory, data: dict, actor: str) -> ProductCategory:
+    """Rename, move (the subtree's paths follow), re-sort or (de)activate a category."""
+    names = _clean_names(data, category)
+    moving = "parent_id" in data and data["parent_id"] != category.parent_id
+    parent = _parent_for(data, category) if moving else (
+        db.session.get(ProductCategory, category.parent_id) if category.parent_id else None
+    )
+    if names or moving:
+        wanted = {
+            names.get("name_zh", category.name_zh).lower(),
+            names.get("name_en", category.name_en).lower(),
+        }
+        if _sibling_named(parent.id if parent else None, wanted, category.id):
+            field = "parent_id" if moving and not names else "name"
+            raise ValidationFailed({field: ["A category with this name already exists here"]})
+    if data.get("active") is False and category.active and not data.get("force"):
+        count = _on_shelf_under(category.path)
+        if count:
+            raise Conflict(
+                f"{count} on-shelf products are in this category; deactivate with force to hide them",
+                code="category_has_products",
+                details={"on_shelf_products": count},
+            )
+    before = {"name_zh": category.name_zh, "name_en": category.name_en,
+              "parent_id": category.parent_id, "sort": category.sort_order, "active": category.active}
+    for key, value in names.items():
+        setattr(category, key, value)
+    if "sort" in data and data["sort"] is not None:
+        category.sort_order = data["sort"]
+    if "active" in data and data["active"] is not None:
+        category.active = data["active"]
+    if moving:
+        _move(category, parent)
+    db.session.flush()
+    after = {"name_zh": category.name_zh, "name_en": category.name_en,
+             "parent_id": category.parent_id, "sort": category.sort_order, "active": category.active}
+    record(actor, "category.updated", target_type="product_category", target_id=category.id,
+           details={"before": before, "after": after})
+    return category
+
+
+def _move(category: ProductCategory, parent: ProductCategory | None) -> None:
+    """Re-parent ``category``; rewrite the paths and levels of its subtree and its products."""
+    old_path, old_level = category.path, category.level
+    new_path = f"{parent.path if parent else '/'}{category.id}/"
+    shift = ((parent.level + 1) if parent else 1) - old_level
+    category.parent_id = parent.id if parent else None
+    for node in db.session.scalars(select(ProductCategory).where(_under(ProductCategory.path, old_path))):
+        node.path = new_path + node.path[len(old_path):]
+        node.level += shift
+    for product in db.session.scalars(select(Product).where(_under(Product.category_path, old_path))):
+        product.category_path = new_path + product.category_path[len(old_path):]
+
+
+def get_category(category_id: int) -> ProductCategory:
+    category = db.session.get(ProductCategory, category_id)
+    if category is None:
+        raise NotFound("Category not found")
+    return category
 
 
 def ensure_category_path(levels: list[tuple[str, str, str]]) -> ProductCategory | None:

@@ -7,7 +7,9 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from app.catalog import services
-from app.catalog.schemas import ProductUpdateSchema
+from app.catalog.schemas import CategoryCreateSchema, CategoryUpdateSchema, ProductUpdateSchema
+from app.core.errors import Conflict, Forbidden, ValidationFailed
+from app.extensions import db
 
 bp = Blueprint("catalog", __name__)
 
@@ -66,3 +68,64 @@ def detail(product_id: int):
         errors=errors,
         tree=services.category_tree(_locale()),
     ), 422 if errors else 200
+
+
+def _category_form() -> dict:
+    """The posted category fields, blanks dropped (a blank parent means the root)."""
+    raw = {k: v.strip() for k, v in request.form.items() if k in ("name_zh", "name_en", "sort")}
+    if "parent_id" in request.form:
+        raw["parent_id"] = request.form["parent_id"] or None
+    if raw.get("sort") == "":
+        raw.pop("sort")
+    return raw
+
+
+@bp.route("/catalog/categories", methods=["GET", "POST"])
+@login_required
+def categories():
+    if not current_user.has_role(*services.EDIT_ROLES):
+        raise Forbidden("Your role may not edit categories")
+    errors, status, editing = {}, 200, None
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "create":
+                data = CategoryCreateSchema().load(_category_form())
+                services.create_category(data, current_user.username)
+                flash(_("Category added."), "success")
+            else:
+                editing = request.form.get("category_id", type=int)
+                category = services.get_category(editing or 0)
+                if action == "deactivate":
+                    data = {"active": False, "force": "force" in request.form}
+                elif action == "activate":
+                    data = {"active": True}
+                else:
+                    data = CategoryUpdateSchema().load(_category_form())
+                services.update_category(category, data, current_user.username)
+                flash(_("Category saved."), "success")
+        except ValidationError as exc:
+            errors, status = exc.normalized_messages(), 422
+        except ValidationFailed as exc:
+            errors, status = exc.errors, 422
+        except Conflict as exc:
+            db.session.rollback()
+            count = exc.details.get("on_shelf_products", 0)
+            flash(
+                _("%(n)s on-shelf products are in this category. Tick “Hide its products” to deactivate "
+                  "it anyway.", n=count),
+                "error",
+            )
+            status = 409
+        else:
+            return redirect(url_for("catalog.categories"))
+        if status == 422:
+            db.session.rollback()
+    return render_template(
+        "catalog/categories.html",
+        rows=services.flat_category_tree(_locale()),
+        errors=errors,
+        editing=editing,
+        form=request.form,
+        add_parent=request.args.get("parent", type=int),
+    ), status
