@@ -64,3 +64,30 @@ def login(browser, base: str, username: str, **context):
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
     return page
+
+
+@pytest.fixture
+def api(api):
+    """The API client of tests/conftest.py, made safe beside a live server and a worker.
+
+    An in-process request shares the test's database session; a read the test left open
+    would make the request's first write an upgrade of an old SQLite snapshot, which fails
+    once the server or the worker has written. Each call ends the test's transaction first
+    (committing what the test set up, as the request would).
+    """
+    from app.extensions import db
+
+    class LiveApi:
+        def __init__(self, username):
+            db.session.commit()
+            self._api = api(username)
+
+        def get(self, path, **kw):
+            db.session.commit()
+            return self._api.get(path, **kw)
+
+        def post(self, path, json=None, **kw):
+            db.session.commit()
+            return self._api.post(path, json=json, **kw)
+
+    return LiveApi
