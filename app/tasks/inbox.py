@@ -169,21 +169,11 @@ def _filters(user: User, scope: str, params: dict, now: datetime) -> list:
     where = []
     if params.get("process"):
         where.append(HumanTask.process_key == params["process"])
-    if params.get("dealer"):
-        where.append(HumanTask.dealer_id == _dealer_id(params["dealer"]))
     if params.get("region"):
         where.append(exists().where(ProcessInstance.id == HumanTask.instance_id,
                                     ProcessInstance.region == params["region"]))
-    if params.get("amount_min") is not None:
-        where.append(HumanTask.amount >= params["amount_min"])
-    if params.get("amount_max") is not None:
-        where.append(HumanTask.amount <= params["amount_max"])
-    if params.get("due_before") is not None:
-        where.append(HumanTask.due_at < params["due_before"])
-    overdue = and_(HumanTask.status == "open", HumanTask.due_at <= now)
-    if params.get("overdue") is True:
-        where.append(overdue)
-    elif params.get("overdue") is False:
+    overdue = _task_filters(where, params, now)
+    if params.get("overdue") is False:
         where.append(not_(and_(overdue, HumanTask.due_at.isnot(None))))
     if params.get("proxied") is not None:
         proxied = HumanTask.proxied_for_id.isnot(None)
@@ -194,6 +184,23 @@ def _filters(user: User, scope: str, params: dict, now: datetime) -> list:
         cc = exists().where(TaskCc.instance_id == HumanTask.instance_id, TaskCc.user_id == user.id)
         where.append(cc if params["cc"] else not_(cc))
     return where
+
+
+def _task_filters(where: list, params: dict, now: datetime):
+    """Append the filters on the task's own columns (dealer, amount, due date, overdue) to
+    ``where``; return the overdue condition, which each caller negates in its own way."""
+    if params.get("dealer"):
+        where.append(HumanTask.dealer_id == _dealer_id(params["dealer"]))
+    if params.get("amount_min") is not None:
+        where.append(HumanTask.amount >= params["amount_min"])
+    if params.get("amount_max") is not None:
+        where.append(HumanTask.amount <= params["amount_max"])
+    if params.get("due_before") is not None:
+        where.append(HumanTask.due_at < params["due_before"])
+    overdue = and_(HumanTask.status == "open", HumanTask.due_at <= now)
+    if params.get("overdue") is True:
+        where.append(overdue)
+    return overdue
 
 
 def _cc_task_join():
@@ -216,18 +223,8 @@ def _cc_filters(user: User, params: dict, now: datetime) -> list:
         where.append(on_instance(ProcessInstance.process_key == params["process"]))
     if params.get("region"):
         where.append(on_instance(ProcessInstance.region == params["region"]))
-    if params.get("dealer"):
-        where.append(HumanTask.dealer_id == _dealer_id(params["dealer"]))
-    if params.get("amount_min") is not None:
-        where.append(HumanTask.amount >= params["amount_min"])
-    if params.get("amount_max") is not None:
-        where.append(HumanTask.amount <= params["amount_max"])
-    if params.get("due_before") is not None:
-        where.append(HumanTask.due_at < params["due_before"])
-    overdue = and_(HumanTask.status == "open", HumanTask.due_at <= now)
-    if params.get("overdue") is True:
-        where.append(overdue)
-    elif params.get("overdue") is False:
+    overdue = _task_filters(where, params, now)
+    if params.get("overdue") is False:
         where.append(or_(HumanTask.id.is_(None), not_(and_(overdue, HumanTask.due_at.isnot(None)))))
     if params.get("proxied") is True:
         where.append(HumanTask.proxied_for_id.isnot(None))
