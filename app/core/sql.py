@@ -14,8 +14,9 @@ processors, so the statements behave the same on SQLite and PostgreSQL.
 
 from collections import namedtuple
 
-from sqlalchemy import Table, bindparam, update
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import Table, bindparam, event, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.extensions import db
 
@@ -131,15 +132,38 @@ class Prepared:
         return plan
 
     def run(self, params=None) -> RawResult:
-        conn = db.session.connection()
-        plan = self.plan(conn.dialect)
-        cursor = conn.connection.cursor()
+        dialect, dbapi_conn = _connection()
+        plan = self.plan(dialect)
+        cursor = dbapi_conn.cursor()
         sent["statements"] += 1
         if isinstance(params, list):
             cursor.executemany(plan.sql, [plan.values(p) for p in params])
         else:
             cursor.execute(plan.sql, plan.values(params))
         return RawResult(plan, cursor)
+
+
+_RAW = "dealerflow.raw_connection"
+
+
+def _connection():
+    """(dialect, DBAPI connection) of the session's transaction, looked up once per transaction.
+
+    ``Session.connection()`` walks the session's transaction machinery on every call; the
+    hot paths run a dozen statements per request, so the pair is kept in ``session.info``
+    until the transaction ends (commit, rollback or close forget it).
+    """
+    session = db.session()
+    cached = session.info.get(_RAW)
+    if cached is None:
+        conn = session.connection()
+        cached = session.info[_RAW] = (conn.dialect, conn.connection.dbapi_connection)
+    return cached
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session, _transaction) -> None:
+    session.info.pop(_RAW, None)
 
 
 def prepared(stmt) -> Prepared:
@@ -159,12 +183,17 @@ def adopt(model, values: dict):
     ``values`` holds every mapped column. No SQL is run; an object already in the session's
     identity map wins (as with ``Session.get``). The identity map holds objects weakly: keep
     a reference for as long as later ``Session.get`` calls should find this one.
+
+    The object is built as the ORM's own loader builds one (a new instance whose attribute
+    dictionary is filled in one go), not through the constructor, which would run an
+    attribute event per column.
     """
-    session = db.session
+    session = db.session()
     existing = session.identity_map.get(session.identity_key(model, values["id"]))
     if existing is not None:
         return existing
-    obj = model(**values)
+    obj = sa_inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj

@@ -5,10 +5,14 @@ spec cache on load, which halves the stored state and its (de)serialization time
 """
 
 import contextvars
+import math
 from datetime import date
 from decimal import Decimal
+from enum import Enum
+from types import ModuleType
 from uuid import UUID
 
+import orjson
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
     BpmnWorkflowConverter,
     WorkflowConverter,
@@ -63,8 +67,87 @@ def _build_serializer() -> BpmnWorkflowSerializer:
 serializer = _build_serializer()
 
 
+class _Unusual(Exception):
+    """A value the fast encoder leaves to the standard one (same output either way)."""
+
+
+_TYPENAMES = serializer.registry.typenames
+_TO_DICT = serializer.registry.convert_to_dict
+_FAST_OPTIONS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+                 | orjson.OPT_PASSTHROUGH_SUBCLASS)
+
+
+def _default(value):
+    """SpiffWorkflow's encoder ``default`` for what orjson does not write natively."""
+    typename = _TYPENAMES.get(type(value))
+    if typename is not None:
+        return _TO_DICT[typename](value)
+    if isinstance(value, str | int | float | dict | list | tuple):
+        raise _Unusual  # a subclass: the standard encoder writes it its own way
+    if callable(value) or isinstance(value, ModuleType):
+        return None
+    if isinstance(value, set):
+        return list(value)
+    raise _Unusual
+
+
+def _screen(value) -> None:
+    """Raise ``_Unusual`` for what orjson would write differently from the standard encoder
+    without calling ``_default``: UUIDs (a string, not a typed dict), enum members (their
+    value) and NaN or infinities (null)."""
+    kind = type(value)
+    if kind is dict:
+        for item in value.values():
+            if type(item) not in _SIMPLE:
+                _screen(item)
+    elif kind is list or kind is tuple or kind is set:
+        for item in value:
+            if type(item) not in _SIMPLE:
+                _screen(item)
+    elif kind is float:
+        if not math.isfinite(value):
+            raise _Unusual
+    elif kind is UUID or isinstance(value, Enum):
+        raise _Unusual
+
+
+_SIMPLE = frozenset((str, int, bool, type(None)))
+
+
+def _screen_workflow(dct: dict) -> None:
+    """Screen the parts of a workflow dictionary that hold process data (the rest is
+    strings, numbers and ids written by SpiffWorkflow's converters)."""
+    _screen(dct.get("data"))
+    _screen(dct.get("correlations"))
+    _screen(dct.get("bpmn_events"))
+    for task in dct["tasks"].values():
+        _screen(task["data"])
+        _screen(task["delta"])
+        _screen(task["internal_data"])
+    for sub in (dct.get("subprocesses") or {}).values():
+        _screen_workflow(sub)
+
+
 def dump_workflow(workflow: BpmnWorkflow) -> str:
-    return serializer.serialize_json(workflow)
+    """The workflow's state as JSON (what ``serializer.serialize_json`` writes, faster).
+
+    The dictionary is SpiffWorkflow's own (``to_dict`` in encoder mode, as
+    ``serialize_json`` builds it); only the encoding differs: orjson with SpiffWorkflow's
+    ``default`` instead of ``json.dumps``. Values the two could write differently send the
+    state through the standard encoder instead.
+    """
+    registry = serializer.registry
+    registry._encoder_mode = True
+    try:
+        dct = serializer.to_dict(workflow)
+    finally:
+        registry._encoder_mode = False
+    dct[serializer.VERSION_KEY] = serializer.VERSION
+    try:
+        _screen_workflow(dct)
+        return orjson.dumps(dct, default=_default, option=_FAST_OPTIONS).decode()
+    except (_Unusual, orjson.JSONEncodeError):  # also: an int beyond 64 bits, odd keys
+        return serializer.serialize_json(workflow)
 
 
 def load_workflow(state: str, spec, subprocess_specs) -> BpmnWorkflow:

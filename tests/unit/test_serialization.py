@@ -38,3 +38,51 @@ def test_decimal_and_date_survive_and_state_has_no_spec():
     assert check.data["limit"] == Decimal("500000.01") and isinstance(check.data["limit"], Decimal)
     assert check.data["opened"] == date(2026, 11, 28)
     assert check.data["rows"][0]["q"] == Decimal("2")
+
+
+def _workflow_with(data: dict):
+    spec, subs = build_specs(parse_bundle({"p.bpmn": BPMN}), "p")
+    workflow = new_workflow(CompiledProcess("p", spec, subs))
+    workflow.do_engine_steps()
+    [fill] = ready_human_tasks(workflow)
+    fill.set_data(**data)
+    fill.run()
+    workflow.do_engine_steps()
+    return workflow, spec, subs
+
+
+def test_fast_encoding_writes_what_spiffworkflow_writes():
+    from datetime import datetime, timedelta
+
+    from app.engine.serialization import serializer
+
+    workflow, spec, subs = _workflow_with({
+        "limit": Decimal("1.10"), "when": datetime(2026, 11, 28, 9, 30), "day": date(2026, 1, 2),
+        "wait": timedelta(hours=3), "tags": {"a"}, "rows": [{"q": Decimal("2"), "n": 1.5}],
+        "nested": {"deep": [1, "two", None, True]}, "fn": len})
+    fast, standard = dump_workflow(workflow), serializer.serialize_json(workflow)
+    assert orjson.loads(fast) == orjson.loads(standard)
+    [check] = ready_human_tasks(load_workflow(fast, spec, subs))
+    assert check.data["when"] == datetime(2026, 11, 28, 9, 30)
+    assert check.data["wait"] == timedelta(hours=3) and check.data["fn"] is None
+    assert check.data["rows"][0]["q"] == Decimal("2") and check.data["tags"] == ["a"]
+
+
+def test_values_orjson_would_write_differently_take_the_standard_encoder():
+    """A UUID (orjson: a bare string), NaN (orjson: null), a str subclass, an int key and an
+    int beyond 64 bits are written exactly as SpiffWorkflow's own encoder writes them."""
+    import enum
+    from uuid import UUID
+
+    from app.engine.serialization import serializer
+
+    class Colour(enum.StrEnum):
+        RED = "red"
+
+    ident = UUID("12345678-1234-5678-1234-567812345678")
+    for value in (ident, float("nan"), Colour.RED, {1: "x"}, 2 ** 70):
+        workflow, spec, subs = _workflow_with({"value": value})
+        assert dump_workflow(workflow) == serializer.serialize_json(workflow)
+    workflow, spec, subs = _workflow_with({"value": ident})
+    [check] = ready_human_tasks(load_workflow(dump_workflow(workflow), spec, subs))
+    assert check.data["value"] == ident
