@@ -86,7 +86,7 @@ def new_workflow(proc: CompiledProcess) -> BpmnWorkflow:
 
 def seed_data(workflow: BpmnWorkflow, data: dict) -> None:
     """Put data on the workflow's ready start task(s) so every later task inherits it."""
-    for task in _tasks_in(workflow, TaskState.READY):
+    for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
 
 
@@ -95,30 +95,12 @@ def attach(workflow: BpmnWorkflow) -> BpmnWorkflow:
     return workflow
 
 
-def _tasks_in(workflow: BpmnWorkflow, state: int, manual: bool | None = None) -> list:
-    """``workflow.get_tasks(state=…, manual=…)``, from the task dictionaries when it can be.
-
-    SpiffWorkflow's iterator walks the whole tree in Python on every call; the engine's own
-    dictionaries of the workflow and its subprocesses hold the same tasks. One match (or
-    none), the usual answer, is returned from them; several go through ``get_tasks`` again
-    so that their order stays the engine's (depth first).
-    """
-    found = []
-    for tasks in (workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())):
-        for task in tasks.values():
-            if task._state & state and (manual is None or task.task_spec.manual == manual):
-                found.append(task)
-    if len(found) > 1:
-        return workflow.get_tasks(state=state, manual=manual)
-    return found
-
-
 def ready_human_tasks(workflow: BpmnWorkflow) -> list:
-    return _tasks_in(workflow, TaskState.READY, manual=True)
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
 
 
 def started_service_tasks(workflow: BpmnWorkflow) -> list:
-    return [t for t in _tasks_in(workflow, TaskState.STARTED)
+    return [t for t in workflow.get_tasks(state=TaskState.STARTED)
             if isinstance(t.task_spec, PlatformServiceTask)]
 
 

@@ -2,12 +2,31 @@
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.specs.defaults import NoneTask, ServiceTask
+from SpiffWorkflow.util.task import TaskState
+
+_SCANNABLE = frozenset(("state", "manual"))
 
 
 class PlatformWorkflow(BpmnWorkflow):
-    """Raise SpiffWorkflow's task-iterator depth so long instances never stall silently."""
+    """Task lookups that never stall on long instances and seldom walk the tree.
+
+    - SpiffWorkflow's task iterator stops at depth 1000 (an instance returned ~250 times
+      stalled silently); the platform raises that limit.
+    - Most lookups ask for the tasks in one state (the engine's own loop asks for READY
+      tasks after every step). Without subprocesses, the workflow's task dictionary holds
+      exactly the tree's tasks: one match (or none), the usual answer, is read from it
+      without walking the tree; several are looked up again by the iterator so that their
+      order stays the engine's (depth first).
+    """
 
     def get_tasks(self, first_task=None, **kwargs):
+        if first_task is None and not self.subprocesses and kwargs.keys() <= _SCANNABLE:
+            state = kwargs.get("state", TaskState.ANY_MASK)
+            manual = kwargs.get("manual")
+            found = [task for task in self.tasks.values() if task._state & state
+                     and (manual is None or task.task_spec.manual == manual)]
+            if len(found) <= 1:
+                return found
         kwargs.setdefault("max_depth", 100_000)
         return super().get_tasks(first_task, **kwargs)
 
