@@ -39,7 +39,9 @@ def _configure(app: Flask, config) -> None:
 
 
 def create_app(config=None) -> Flask:
-    app = Flask(__name__, instance_path=os.environ.get("DEALERFLOW_INSTANCE_PATH"))
+    from app.core.web import DealerflowFlask
+
+    app = DealerflowFlask(__name__, instance_path=os.environ.get("DEALERFLOW_INSTANCE_PATH"))
     _configure(app, config)
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("spiff").setLevel(app.config["ENGINE_LOG_LEVEL"])

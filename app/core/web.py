@@ -7,6 +7,7 @@ from decimal import Decimal
 import orjson
 from flask import Flask, current_app, render_template, request
 from flask.json.provider import JSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from marshmallow import ValidationError
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -48,6 +49,46 @@ class OrjsonProvider(JSONProvider):
 
     def loads(self, s, **kwargs):
         return orjson.loads(s)
+
+
+class DealerflowFlask(Flask):
+    """Flask, without per-request work the product does not need.
+
+    ``ensure_sync`` inspects each hook and view for being a coroutine function on every
+    call (seven times per request here); the answer is kept per function.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sync_checked: dict = {}
+        self.session_interface = CookieSessions()
+
+    def ensure_sync(self, func):
+        known = self._sync_checked.get(func)
+        if known is None:
+            known = self._sync_checked[func] = super().ensure_sync(func)
+        return known
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions; a request without the cookie (every bearer-token API
+    call) gets its empty session without building the signing serializer, which is
+    built once per secret key instead of once per request."""
+
+    def __init__(self):
+        self._serializers: dict = {}
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def tune_sqlite(engine, synchronous: str) -> None:
