@@ -3,7 +3,12 @@
 Per instance (10 requests): create+start as the applicant (level "A", so three approvers),
 then for mgr_east → finance → director: list the group inbox, claim the instance's task,
 complete it with "approve". Warm-up instances first, then BENCH_N measured instances.
-A GET /healthz loop in the same run shows the HTTP floor.
+
+The journey runs twice on the same server: with ``requests.Session`` (the figure of record)
+and with a lean ``http.client`` driver. The HTTP floor is measured in the same run: a WSGI
+app that does nothing, served by the same gunicorn options and timed with both clients,
+shows what ten requests cost this machine before any application work; GET /healthz (a
+SELECT 1 through the product's stack) is shown too.
 
     .venv/bin/python bench/bench_journey.py          # BENCH_N=300, BENCH_WARMUP=30
 
@@ -12,12 +17,15 @@ BENCH_GUNICORN="--worker-class gthread --threads 2 --keep-alive 5"; BENCH_PORTS=
 keeps the server's port in a range.
 """
 
+import http.client
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
+import orjson
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,16 +65,81 @@ def session_for(base_url: str, username: str) -> requests.Session:
     return s
 
 
-class Journey:
-    """Logged-in sessions and an uploaded licence, reused by every instance."""
+class LeanResponse:
+    __slots__ = ("status_code", "headers", "content")
 
-    def __init__(self, base_url: str):
+    def __init__(self, status_code: int, headers, content: bytes):
+        self.status_code, self.headers, self.content = status_code, headers, content
+
+    def json(self):
+        return orjson.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+
+class LeanSession:
+    """The calls the journey makes, over ``http.client``: what a lean HTTP client costs.
+
+    HTTP/1.1 with keep-alive when the server keeps the connection (gunicorn's sync worker
+    closes it after each response; the next call then connects again).
+    """
+
+    def __init__(self, base_url: str, headers: dict | None = None):
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port
+        self.headers = {"Accept": "application/json", **(headers or {})}
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _send(self, method: str, url: str, body: bytes | None = None,
+              params: dict | None = None) -> LeanResponse:
+        path = urlsplit(url).path + (f"?{urlencode(params)}" if params else "")
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        headers["Content-Length"] = str(len(body or b""))
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self._conn.request(method, path, body=body, headers=headers)
+        resp = self._conn.getresponse()
+        out = LeanResponse(resp.status, resp.headers, resp.read())
+        if resp.will_close:
+            self._conn.close()
+            self._conn = None
+        return out
+
+    def get(self, url: str, params: dict | None = None) -> LeanResponse:
+        return self._send("GET", url, params=params)
+
+    def post(self, url: str, json=None) -> LeanResponse:
+        return self._send("POST", url, body=orjson.dumps(json) if json is not None else None)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class Journey:
+    """Logged-in sessions and an uploaded licence, reused by every instance.
+
+    ``client="lean"`` drives the timed calls with ``LeanSession`` (same tokens) instead of
+    ``requests.Session``.
+    """
+
+    def __init__(self, base_url: str, client: str = "requests"):
         self.base = base_url
         self.sessions = {u: session_for(base_url, u)
                          for u in ["applicant"] + [a[0] for a in APPROVERS]}
         r = self.sessions["applicant"].post(
             base_url + "/api/v1/files", files={"file": ("licence.png", c.tiny_png(), "image/png")})
         self.licence_id = _check(r, 201, "upload licence")["id"]
+        if client == "lean":
+            for name, s in list(self.sessions.items()):
+                self.sessions[name] = LeanSession(
+                    base_url, {"Authorization": s.headers["Authorization"]})
+                s.close()
 
     def run_instance(self) -> dict:
         """One whole instance; returns {"total": s, "create": s, "list": [s,s,s], ...}."""
@@ -145,18 +218,29 @@ def measure_journey(journey: Journey, n: int, warmup: int, label: str = "",
     return results
 
 
-def measure_healthz(base_url: str, n: int, warmup: int = 50) -> list[float]:
-    """Milliseconds per GET /healthz (a SELECT 1) on one keep-alive-less session."""
-    with requests.Session() as s:
+def measure_healthz(base_url: str, n: int, warmup: int = 50, path: str = "/healthz",
+                    client: str = "requests") -> list[float]:
+    """Milliseconds per GET ``path`` (/healthz: a SELECT 1) with one client session."""
+    s = requests.Session() if client == "requests" else LeanSession(base_url)
+    try:
         for _ in range(warmup):
-            s.get(base_url + "/healthz")
+            s.get(base_url + path)
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
-            r = s.get(base_url + "/healthz")
+            r = s.get(base_url + path)
             r.json()
             times.append(c.ms(time.perf_counter() - t0))
+    finally:
+        s.close()
     return times
+
+
+def measure_floor(gunicorn_args, n: int) -> dict:
+    """ms per request of a do-nothing WSGI app on the same gunicorn options, per client."""
+    with c.NoopServer(gunicorn_args) as noop:
+        return {client: measure_healthz(noop.base_url, n, path="/", client=client)
+                for client in ("requests", "lean")}
 
 
 def summarize(results: list[dict]) -> dict:
@@ -211,24 +295,55 @@ def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: s
               f"(instance / (10 × healthz) = {med / (10 * h):.2f}×)")
 
 
+def print_floor(floor: dict, summaries: dict) -> None:
+    """The journey beside what ten requests cost with no application, per client."""
+    rows = []
+    for client, label in (("requests", "requests.Session"), ("lean", "http.client")):
+        if client not in summaries:
+            continue
+        per_request = c.median(floor[client])
+        med = summaries[client]["total_med"]
+        rows.append([label, med, summaries[client]["total_p90"], per_request, 10 * per_request,
+                     med - 10 * per_request])
+    c.print_table(["client", "instance med", "p90", "no-op request", "10 × no-op",
+                   "instance − floor"], rows,
+                  title="Instance vs the HTTP floor of this machine (a WSGI app that does nothing, "
+                        "same gunicorn options, same client), ms")
+    for row in rows:
+        print(f"{row[0]}: instance median {row[1]:.2f} ms ({'meets' if row[1] <= TARGET_MS else 'misses'} "
+              f"≤ {TARGET_MS:.0f} ms); {row[4]:.2f} ms of it is the floor any app pays here, "
+              f"{row[5]:.2f} ms is Dealerflow")
+
+
 def main() -> dict:
     n = c.env_int("BENCH_N", 300)
     warmup = c.env_int("BENCH_WARMUP", 30)
     gunicorn_args = shlex.split(os.environ.get("BENCH_GUNICORN", "--worker-class sync"))
+    clients = os.environ.get("BENCH_CLIENTS", "requests,lean").split(",")
     c.header(f"Whole 3-approval instance over HTTP — gunicorn 1 worker ({' '.join(gunicorn_args)}), "
              f"SQLite ({warmup} warm-up + {n} measured)")
+    floor = measure_floor(gunicorn_args, max(n, 300))
+    summaries = {}
     with c.BenchServer(gunicorn_args=gunicorn_args) as srv:
         healthz = measure_healthz(srv.base_url, max(n, 200))
-        journey = Journey(srv.base_url)
-        try:
-            summary = summarize(measure_journey(journey, n, warmup, server_pid=srv.proc.pid))
-        finally:
-            journey.close()
+        for client in clients:
+            journey = Journey(srv.base_url, client=client)
+            try:
+                summaries[client] = summarize(measure_journey(
+                    journey, n, warmup, label=client, server_pid=srv.proc.pid))
+            finally:
+                journey.close()
         healthz_after = measure_healthz(srv.base_url, max(n, 200), warmup=10)
-    print_journey(summary, healthz + healthz_after)
-    print(f"(healthz median before the journey {c.median(healthz):.3f} ms, "
+    floor_after = measure_floor(gunicorn_args, max(n, 300))
+    floor = {k: floor[k] + floor_after[k] for k in floor}
+    for client, summary in summaries.items():
+        print_journey(summary, healthz + healthz_after,
+                      title=f"Whole 3-approval instance over HTTP, {client} client "
+                            f"(n={summary['n']})")
+    print(f"(healthz median before the journeys {c.median(healthz):.3f} ms, "
           f"after {c.median(healthz_after):.3f} ms)")
-    return summary
+    print_floor(floor, summaries)
+    return summaries.get("requests") or next(iter(summaries.values()))
 
 
 if __name__ == "__main__":

@@ -226,6 +226,40 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in BENCH_PORTS={os.environ['BENCH_PORTS']}")
 
 
+class NoopServer:
+    """gunicorn serving ``bench/noop_wsgi.py`` (a WSGI app that does nothing), 1 worker."""
+
+    def __init__(self, gunicorn_args: tuple[str, ...] = ("--worker-class", "sync")):
+        self.gunicorn_args = tuple(gunicorn_args)
+        self.proc = None
+        self.base_url = None
+
+    def __enter__(self):
+        port = free_port()
+        self.proc = subprocess.Popen(
+            [GUNICORN, "--bind", f"127.0.0.1:{port}", "--workers", "1", *self.gunicorn_args,
+             "--log-level", "warning", "noop_wsgi:app"],
+            cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.base_url = f"http://127.0.0.1:{port}"
+        import requests
+
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(self.base_url + "/", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.__exit__(None, None, None)
+        raise RuntimeError("the no-op gunicorn did not start")
+
+    def __exit__(self, *_exc):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+
 class BenchServer:
     """A real server: temp SQLite DB, migrations, deploy, demo seed, gunicorn (1 sync worker).
 
