@@ -165,7 +165,7 @@
       document.getElementById("diff-none").hidden = !body.base_version || counts.added + counts.removed + counts.changed > 0;
       const running = document.getElementById("diff-running");
       running.hidden = !body.running;
-      running.textContent = fmt(messages.diff_running, { count: body.running, n: body.base_version });
+      running.textContent = fmt(messages.diff_running, { count: body.running });
       ["added", "removed", "changed"].forEach((kind) => changeList(kind, body[kind]));
       dialog.dataset.baseVersion = body.base_version || "";
       dialog.showModal();

@@ -4,9 +4,7 @@ search, and processes whose key looks like an editor route (Debian's chromium, b
 import pytest
 from sqlalchemy import func, select
 
-from app.engine.layout import layout_bpmn
 from app.engine.models import ProcessVersion
-from app.engine.services import deploy_files
 from app.extensions import db
 from tests.browser.conftest import login as _login
 
@@ -115,7 +113,7 @@ def test_ctrl_s_validates_shows_the_changes_and_deploys_on_confirmation(live_ser
     }""")
     page.keyboard.press("Control+s")  # invalid: problems, no confirmation
     page.wait_for_selector("[data-testid=problem][data-element=manager_review]")
-    assert not page.locator("#deploy-dialog").get_attribute("open") is not None
+    assert page.locator("#deploy-dialog").get_attribute("open") is None
     page.evaluate("window.dealerflowModeler.get('commandStack').undo()")
 
     page.evaluate("""() => {

@@ -208,10 +208,52 @@ def test_processes_keyed_like_the_editor_routes_open_and_bad_keys_are_refused(lo
         r = analyst.get(f"/modeler/processes/{bad}", headers={"Accept": "application/json"})
         assert r.status_code == 400, bad
         assert r.json["code"] == "invalid_process_key"
-        assert "is not a valid process key" in r.json["detail"]
-    r = analyst.get("/modeler/processes/bad key")
-    assert r.status_code == 400 and "is not a valid process key" in r.data.decode()
+        assert "不是有效的流程键" in r.json["detail"] and bad[:20] in r.json["detail"]
     r = _post(analyst, "/modeler/check", NEW_KEY_XML.format(key="ok"), filename="ok.bpmn",
               key="bad key")
-    assert r.status_code == 422 and "is not a valid process key" in r.json["errors"]["key"][0]
+    assert r.status_code == 422 and "不是有效的流程键" in r.json["errors"]["key"][0]
     assert analyst.get("/modeler/processes/有效_流程").status_code == 404  # valid, not deployed
+    page = analyst.get(f"/modeler/processes/{KEY}").data.decode()  # the Chinese UI
+    assert "有未保存的修改" in page and "查找元素" in page and "部署此流程图？" in page
+    r = analyst.get("/modeler/processes/bad key")
+    assert r.status_code == 400 and "不是有效的流程键" in r.data.decode()
+
+
+def test_the_change_summary_compares_the_edit_with_the_latest_version(login, api):
+    analyst = login("analyst")
+    xml = _xml(analyst)
+    r = _post(analyst, "/modeler/diff", xml)
+    assert r.status_code == 200, r.json
+    assert r.json == {"ok": True, "process_key": KEY, "base_version": 1, "running": 0,
+                      "added": [], "removed": [], "changed": []}
+    edited = xml.replace('name="门店停业 Store suspension" isExecutable',
+                         'name="门店停业 Store suspension v2" isExecutable')
+    r = _post(analyst, "/modeler/diff", edited)
+    assert [c["id"] for c in r.json["changed"]] == [KEY]
+
+    # A new diagram whose process exists already is compared with that process.
+    r = _post(analyst, "/modeler/diff", edited, filename="copy.bpmn", key=None)
+    assert r.json["process_key"] == KEY and r.json["base_version"] == 1
+    r = _post(analyst, "/modeler/diff", NEW_KEY_XML.format(key="brand_new"),
+              filename="brand_new.bpmn", key=None)
+    assert r.json["base_version"] is None and r.json["removed"] == []
+    assert {a["id"] for a in r.json["added"]} == {"brand_new", "start", "f1", "end"}
+
+    r = _post(analyst, "/modeler/diff", "<bpmn:definitions")
+    assert r.status_code == 200 and r.json["ok"] is False
+    assert r.json["problems"][0]["file"] == f"{KEY}.bpmn"
+    r = _post(analyst, "/modeler/diff", "", filename="../x")
+    assert r.status_code == 422 and set(r.json["errors"]) == {"xml", "filename"}
+    for user in ("mgr_east", "dealer_east"):
+        assert _post(login(user), "/modeler/diff", xml).status_code == 403
+
+
+def test_the_change_summary_counts_running_instances(login, api, admission_data):
+    r = api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                              json={"data": admission_data()})
+    assert r.status_code == 201, r.json
+    analyst = login("analyst")
+    xml = _xml(analyst, "dealer_admission")
+    r = _post(analyst, "/modeler/diff", xml, filename="dealer_admission.bpmn",
+              key="dealer_admission")
+    assert r.json["running"] == 1 and r.json["base_version"] == 1
