@@ -21,7 +21,9 @@ BASE = """<?xml version="1.0" encoding="UTF-8"?>
     </bpmn:sequenceFlow>
   </bpmn:process>
   <bpmndi:BPMNDiagram id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="p">
-    <bpmndi:BPMNShape id="review_di" bpmnElement="review"><dc:Bounds x="100" y="80" width="100" height="80" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNShape id="review_di" bpmnElement="review">
+      <dc:Bounds x="100" y="80" width="100" height="80" />
+    </bpmndi:BPMNShape>
   </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
 </bpmn:definitions>"""
 
