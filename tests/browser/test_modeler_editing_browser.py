@@ -148,8 +148,13 @@ def test_analyst_finds_an_element_by_name_or_id(live_server, browser):
     base = live_server
     page = _login(browser, base, "analyst")
     _open(page, base)
-    for query, element in (("ops_rev", "ops_review"), ("Regional manager", "lane_manager")):
-        page.click("#search-btn")
+    for query, element, opener in (("ops_rev", "ops_review", "button"),
+                                   ("Regional manager", "lane_manager", "keyboard")):
+        if opener == "button":
+            page.click("#search-btn")
+        else:
+            page.click("#canvas")
+            page.keyboard.press("Control+f")
         box = page.locator(".djs-search-input input")
         box.press_sequentially(query)
         page.wait_for_selector(".djs-search-result")
