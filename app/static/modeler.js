@@ -129,7 +129,10 @@
       if (!mine) return say(messages.valid, "success");
       say(fmt(mine.created ? messages.deployed : messages.unchanged, { n: mine.version }), "success");
       const current = document.getElementById("current-version");
-      if (current) current.dataset.version = mine.version;
+      if (current) {
+        current.dataset.version = mine.version;
+        current.textContent = fmt(messages.latest, { n: mine.version });
+      }
       root.dataset.version = mine.version;
       if (!root.dataset.key) {
         root.dataset.key = mine.process_key;

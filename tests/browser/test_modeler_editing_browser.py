@@ -142,6 +142,7 @@ def test_ctrl_s_validates_shows_the_changes_and_deploys_on_confirmation(live_ser
     page.click("#deploy-confirm")
     page.wait_for_function("document.querySelector('#modeler').dataset.version === '2'")
     assert _latest() == 2 and page.locator("#unsaved-indicator").is_hidden()
+    assert page.locator("#current-version").inner_text() == "latest: 2"
 
 
 def test_analyst_finds_an_element_by_name_or_id(live_server, browser):
