@@ -98,19 +98,36 @@ class MessageResult(Schema):
     instance_id = fields.Integer()
 
 
+class ChildRunSchema(Schema):
+    id = fields.String(metadata={"description": "the called run's id (its call activity's "
+                                 "engine task id): GET …/subprocesses/{id}/diagram"})
+    process_key = fields.String(metadata={"description": "the called process"})
+    state = fields.String(metadata={"description": "completed | active | incident"})
+
+
+class ParentRunSchema(Schema):
+    subprocess_id = fields.String(allow_none=True, metadata={
+        "description": "the calling run; null when it is the instance's own diagram"})
+    element = fields.String(metadata={"description": "the call activity that called this run"})
+
+
 class DiagramSchema(Schema):
     process_key = fields.String()
     version = fields.Integer()
-    xml = fields.String(metadata={"description": "BPMN XML of the instance's process version"})
+    xml = fields.String(metadata={"description": "BPMN XML of the file defining the process"})
+    diagram_id = fields.String(allow_none=True, metadata={
+        "description": "the BPMNDiagram of the process when its file holds several"})
     elements = fields.Dict(keys=fields.String(), values=fields.String(),
                            metadata={"description": "element id → completed | active | incident"})
+    call_activities = fields.Dict(keys=fields.String(), values=fields.List(
+        fields.Nested(ChildRunSchema)), metadata={
+            "description": "call activity id → the runs of the process it called"})
+    subprocess_id = fields.String(allow_none=True, metadata={
+        "description": "this run's id; null for the instance's own diagram"})
+    parent = fields.Nested(ParentRunSchema, allow_none=True)
 
 
-@blp.route("/instances/<int:instance_id>/diagram", methods=["GET"])
-@blp.response(200, DiagramSchema)
-@require_api()
-def instance_diagram(instance_id):
-    """The instance's process diagram: its version's XML and the state of each element run."""
+def _diagram(instance_id: int, subprocess_id: str | None) -> dict:
     from sqlalchemy import select
 
     from app.engine import diagram
@@ -125,12 +142,42 @@ def instance_diagram(instance_id):
     if not tasks.can_view_instance(instance, user):
         raise NotFound(f"Instance {instance_id} not found")
     version = db.session.get(ProcessVersion, instance.process_version_id)
-    failed = db.session.scalars(
-        select(Job.bpmn_id).join(Incident, Incident.job_id == Job.id)
+    failed = db.session.execute(
+        select(Job.engine_task_id, Job.bpmn_id).join(Incident, Incident.job_id == Job.id)
         .where(Incident.instance_id == instance.id, Incident.status == "open")).all()
-    return {"process_key": version.process_key, "version": version.version,
-            "xml": diagram.version_xml(version),
-            "elements": diagram.element_states(instance, failed)}
+    run = diagram.instance_run(instance, subprocess_id,
+                               incident_tasks=[t for t, _ in failed if t],
+                               incident_elements=[b for t, b in failed if not t])
+    if run is None:
+        raise NotFound(f"Instance {instance_id} has no called process run {subprocess_id}")
+    if subprocess_id is None:
+        xml, diagram_id = diagram.version_xml(version), None
+    else:
+        xml, diagram_id = diagram.process_file_xml(version, run.process_key)
+    return {"process_key": run.process_key if subprocess_id else version.process_key,
+            "version": version.version, "xml": xml, "diagram_id": diagram_id,
+            "elements": run.elements, "call_activities": run.children,
+            "subprocess_id": subprocess_id, "parent": run.parent}
+
+
+@blp.route("/instances/<int:instance_id>/diagram", methods=["GET"])
+@blp.response(200, DiagramSchema)
+@require_api()
+def instance_diagram(instance_id):
+    """The instance's process diagram: its version's XML and the state of each element run.
+
+    ``call_activities`` names, per call activity, the runs of the process it called; each
+    opens with ``GET /instances/{id}/subprocesses/{run id}/diagram``.
+    """
+    return _diagram(instance_id, None)
+
+
+@blp.route("/instances/<int:instance_id>/subprocesses/<subprocess_id>/diagram", methods=["GET"])
+@blp.response(200, DiagramSchema)
+@require_api()
+def subprocess_diagram(instance_id, subprocess_id):
+    """The diagram of one process a call activity called in the instance, with its states."""
+    return _diagram(instance_id, subprocess_id)
 
 
 @blp.route("/messages/<name>", methods=["POST"])

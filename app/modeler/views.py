@@ -3,18 +3,19 @@
 import re
 import uuid
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.core.auth import require_page_roles
-from app.core.errors import DeployError, NotFound, ValidationFailed
+from app.core.errors import AppError, DeployError, NotFound, ValidationFailed
 from app.engine import services
 from app.engine.diagram import version_files, version_xml
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.engine.parsing import ModelProblems
 from app.extensions import db
+from app.modeler.services import diff_models, key_problem, process_ids
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 MODELER_ROLES = ("analyst", "admin")
@@ -42,7 +43,14 @@ NEW_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+def _check_key(key: str) -> None:
+    problem = key_problem(key)
+    if problem:
+        raise AppError(problem, code="invalid_process_key", status=400)
+
+
 def _versions(key: str) -> list[ProcessVersion]:
+    _check_key(key)
     versions = db.session.scalars(select(ProcessVersion).where(ProcessVersion.process_key == key)
                                   .order_by(ProcessVersion.version.desc())).all()
     if not versions:
@@ -71,7 +79,7 @@ def new():
                            filename=f"{key}.bpmn", read_only=False)
 
 
-@bp.get("/<key>")
+@bp.get("/processes/<key>")
 @require_page_roles(*MODELER_ROLES)
 def edit(key: str):
     versions = _versions(key)
@@ -86,7 +94,14 @@ def edit(key: str):
                            read_only=version.version != versions[0].version)
 
 
-@bp.get("/<key>/download")
+@bp.get("/<key>")
+@require_page_roles(*MODELER_ROLES)
+def edit_redirect(key: str):
+    """Earlier editor links (``/modeler/<key>``) open the editor's address."""
+    return redirect(url_for("modeler.edit", key=key, **request.args), 301)
+
+
+@bp.get("/processes/<key>/download")
 @require_page_roles(*MODELER_ROLES)
 def download(key: str):
     versions = _versions(key)
@@ -99,12 +114,8 @@ def download(key: str):
         "Content-Disposition": f'attachment; filename="{version.filename}"'})
 
 
-def _upload() -> dict[str, bytes]:
-    """The edited file (JSON ``xml`` + ``filename``) with the other files of its bundle.
-
-    ``key`` names the process being edited: the other files of its latest version (DMN tables,
-    called processes) are deployed with it, so they need not be re-uploaded.
-    """
+def _edited() -> tuple[str, str, str | None]:
+    """The edited diagram from the JSON body: ``(xml, filename, key)``; 422 per field."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ValidationFailed({"xml": [_("Send a JSON body with the diagram's XML.")]})
@@ -118,8 +129,20 @@ def _upload() -> dict[str, bytes]:
         errors["filename"] = [_("Use letters, digits, '.', '_' or '-' and end with .bpmn.")]
     if key is not None and not isinstance(key, str):
         errors["key"] = [_("Not a process key.")]
+    elif key and key_problem(key):
+        errors["key"] = [key_problem(key)]
     if errors:
         raise ValidationFailed(errors)
+    return xml, filename, key or None
+
+
+def _upload() -> dict[str, bytes]:
+    """The edited file (JSON ``xml`` + ``filename``) with the other files of its bundle.
+
+    ``key`` names the process being edited: the other files of its latest version (DMN tables,
+    called processes) are deployed with it, so they need not be re-uploaded.
+    """
+    xml, filename, key = _edited()
     files = {}
     if key:
         latest = services.latest_version(key)
@@ -148,3 +171,22 @@ def deploy():
     except DeployError as exc:
         return {"ok": False, "problems": exc.problems}, 422
     return {"ok": True, "deployed": [r.__dict__ for r in results]}
+
+
+@bp.post("/diff")
+@require_page_roles(*MODELER_ROLES)
+def diff():
+    """What deploying the edited diagram changes against the process's latest version."""
+    xml, filename, key = _edited()
+    try:
+        key = key or next(iter(process_ids(xml.encode(), filename)), None)
+        latest = services.latest_version(key, required=False) \
+            if key and not key_problem(key) else None
+        changes = diff_models(version_xml(latest).encode() if latest else None, xml.encode(),
+                              filename)
+    except ModelProblems as exc:
+        return {"ok": False, "problems": exc.problems}
+    running = db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
+        ProcessInstance.process_key == key, ProcessInstance.status == "running")) if key else 0
+    return {"ok": True, "process_key": key, "base_version": latest.version if latest else None,
+            "running": running, **changes}

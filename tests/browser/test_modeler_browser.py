@@ -33,7 +33,7 @@ def test_analyst_validates_and_deploys_a_process_in_the_modeler(live_server, bro
     base = live_server
     page = _login(browser, base, "analyst")
     page.goto(f"{base}/modeler")
-    page.click(f"a[href='/modeler/{KEY}']")
+    page.click(f"a[href='/modeler/processes/{KEY}']")
     page.wait_for_selector("#modeler[data-loaded=true]")
     assert page.evaluate("window.dealerflowModeler.get('elementRegistry').getAll().length") > 10
     assert page.locator("#canvas .djs-element").count() > 0
@@ -65,7 +65,10 @@ def test_analyst_validates_and_deploys_a_process_in_the_modeler(live_server, bro
         m.get('modeling').updateLabel(m.get('elementRegistry').get('start'), 'Request (v2)');
     }""")
     page.click("#deploy-btn")
+    page.wait_for_selector("#deploy-dialog[open]")
+    page.click("#deploy-confirm")
     page.wait_for_selector("#modeler-status[data-state=success]")
+    page.wait_for_function("document.querySelector('#modeler-status').innerText.includes('2')")
     assert page.locator("#current-version").get_attribute("data-version") == "2"
     assert "2" in page.locator("#modeler-status").inner_text()
     assert page.locator(".djs-element.df-problem").count() == 0

@@ -15,7 +15,7 @@ def _latest(key: str = KEY) -> int:
 
 
 def _xml(client, key: str = KEY) -> str:
-    r = client.get(f"/modeler/{key}/download")
+    r = client.get(f"/modeler/processes/{key}/download")
     assert r.status_code == 200
     return r.data.decode()
 
@@ -42,14 +42,14 @@ def test_analyst_and_admin_see_the_process_list_others_are_refused(login):
 
 def test_modeler_page_embeds_the_latest_xml_and_its_history(login):
     analyst = login("analyst")
-    page = analyst.get(f"/modeler/{KEY}").data.decode()
+    page = analyst.get(f"/modeler/processes/{KEY}").data.decode()
     assert 'id="canvas"' in page and 'id="deploy-btn"' in page and 'id="validate-btn"' in page
     assert "bpmn-modeler.production.min.js" in page
     assert 'data-testid="version-row" data-version="1"' in page
     assert "spiffworkflow:serviceTaskOperator" in page  # the XML travels intact to the editor
-    assert analyst.get("/modeler/no_such_process").status_code == 404
-    assert analyst.get(f"/modeler/{KEY}?version=9").status_code == 404
-    r = analyst.get(f"/modeler/{KEY}/download")
+    assert analyst.get("/modeler/processes/no_such_process").status_code == 404
+    assert analyst.get(f"/modeler/processes/{KEY}?version=9").status_code == 404
+    r = analyst.get(f"/modeler/processes/{KEY}/download")
     assert r.headers["Content-Disposition"] == f'attachment; filename="{KEY}.bpmn"'
     assert b'camunda:candidateStarterGroups="dealer,store_ops"' in r.data
 
@@ -75,10 +75,10 @@ def test_deploy_through_the_page_creates_a_new_version_and_old_ones_open_read_on
     assert again.status_code == 200 and again.json["deployed"][0]["created"] is False
     assert _latest() == 2
 
-    old = analyst.get(f"/modeler/{KEY}?version=1").data.decode()
+    old = analyst.get(f"/modeler/processes/{KEY}?version=1").data.decode()
     assert 'id="read-only-note"' in old and 'id="deploy-btn"' not in old
     assert "bpmn-navigated-viewer.production.min.js" in old
-    assert b"v2" not in analyst.get(f"/modeler/{KEY}/download?version=1").data
+    assert b"v2" not in analyst.get(f"/modeler/processes/{KEY}/download?version=1").data
     listing = analyst.get("/modeler").data.decode()
     row = listing.split(f'data-process-key="{KEY}"', 1)[1].split("</tr>", 1)[0]
     assert '<td class="num" data-testid="latest-version">2</td>' in row
@@ -171,3 +171,89 @@ def test_instance_diagram_marks_an_open_incident(api, admission_data):
     db.session.commit()
     elements = api("admin").get(f"/api/v1/instances/{instance_id}/diagram").json["elements"]
     assert "archive_dealer" not in elements
+
+
+NEW_KEY_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="{key}" name="Named {key}" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end" />
+    <bpmn:endEvent id="end"><bpmn:incoming>f1</bpmn:incoming></bpmn:endEvent>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_processes_keyed_like_the_editor_routes_open_and_bad_keys_are_refused(login, api):
+    analyst = login("analyst")
+    for key in ("new", "check", "deploy"):
+        r = _post(analyst, "/modeler/deploy", NEW_KEY_XML.format(key=key),
+                  filename=f"{key}.bpmn", key=None)
+        assert r.status_code == 200, r.json
+        page = analyst.get(f"/modeler/processes/{key}")
+        assert page.status_code == 200, key
+        text = page.data.decode()
+        assert f'data-key="{key}"' in text and f"Named {key}" in text
+        download = analyst.get(f"/modeler/processes/{key}/download")
+        assert download.headers["Content-Disposition"] == f'attachment; filename="{key}.bpmn"'
+        assert f'href="/modeler/processes/{key}"' in analyst.get("/modeler").data.decode()
+    assert 'data-key=""' in analyst.get("/modeler/new").data.decode()  # still the new diagram
+    # Earlier editor links lead to the editor's address.
+    r = analyst.get(f"/modeler/{KEY}?version=1")
+    assert r.status_code == 301 and r.headers["Location"].endswith(
+        f"/modeler/processes/{KEY}?version=1")
+    # An instance of the process keyed "new" starts through the API too.
+    assert api("analyst").post("/api/v1/processes/new/instances", json={}).status_code == 201
+
+    for bad in ("9lives", "bad key", "a$b", "x" * 101):
+        r = analyst.get(f"/modeler/processes/{bad}", headers={"Accept": "application/json"})
+        assert r.status_code == 400, bad
+        assert r.json["code"] == "invalid_process_key"
+        assert "不是有效的流程键" in r.json["detail"] and bad[:20] in r.json["detail"]
+    r = _post(analyst, "/modeler/check", NEW_KEY_XML.format(key="ok"), filename="ok.bpmn",
+              key="bad key")
+    assert r.status_code == 422 and "不是有效的流程键" in r.json["errors"]["key"][0]
+    assert analyst.get("/modeler/processes/有效_流程").status_code == 404  # valid, not deployed
+    page = analyst.get(f"/modeler/processes/{KEY}").data.decode()  # the Chinese UI
+    assert "有未保存的修改" in page and "查找元素" in page and "部署此流程图？" in page
+    r = analyst.get("/modeler/processes/bad key")
+    assert r.status_code == 400 and "不是有效的流程键" in r.data.decode()
+
+
+def test_the_change_summary_compares_the_edit_with_the_latest_version(login, api):
+    analyst = login("analyst")
+    xml = _xml(analyst)
+    r = _post(analyst, "/modeler/diff", xml)
+    assert r.status_code == 200, r.json
+    assert r.json == {"ok": True, "process_key": KEY, "base_version": 1, "running": 0,
+                      "added": [], "removed": [], "changed": []}
+    edited = xml.replace('name="门店停业 Store suspension" isExecutable',
+                         'name="门店停业 Store suspension v2" isExecutable')
+    r = _post(analyst, "/modeler/diff", edited)
+    assert [c["id"] for c in r.json["changed"]] == [KEY]
+
+    # A new diagram whose process exists already is compared with that process.
+    r = _post(analyst, "/modeler/diff", edited, filename="copy.bpmn", key=None)
+    assert r.json["process_key"] == KEY and r.json["base_version"] == 1
+    r = _post(analyst, "/modeler/diff", NEW_KEY_XML.format(key="brand_new"),
+              filename="brand_new.bpmn", key=None)
+    assert r.json["base_version"] is None and r.json["removed"] == []
+    assert {a["id"] for a in r.json["added"]} == {"brand_new", "start", "f1", "end"}
+
+    r = _post(analyst, "/modeler/diff", "<bpmn:definitions")
+    assert r.status_code == 200 and r.json["ok"] is False
+    assert r.json["problems"][0]["file"] == f"{KEY}.bpmn"
+    r = _post(analyst, "/modeler/diff", "", filename="../x")
+    assert r.status_code == 422 and set(r.json["errors"]) == {"xml", "filename"}
+    for user in ("mgr_east", "dealer_east"):
+        assert _post(login(user), "/modeler/diff", xml).status_code == 403
+
+
+def test_the_change_summary_counts_running_instances(login, api, admission_data):
+    r = api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                              json={"data": admission_data()})
+    assert r.status_code == 201, r.json
+    analyst = login("analyst")
+    xml = _xml(analyst, "dealer_admission")
+    r = _post(analyst, "/modeler/diff", xml, filename="dealer_admission.bpmn",
+              key="dealer_admission")
+    assert r.json["running"] == 1 and r.json["base_version"] == 1
