@@ -86,3 +86,31 @@ def test_values_orjson_would_write_differently_take_the_standard_encoder():
     workflow, spec, subs = _workflow_with({"value": ident})
     [check] = ready_human_tasks(load_workflow(dump_workflow(workflow), spec, subs))
     assert check.data["value"] == ident
+
+
+def test_lean_task_converter_writes_spiffworkflows_task_dictionaries():
+    """Every task of a workflow (root, completed, ready, future; with updates and deletions in
+    its data) converts to the dictionary SpiffWorkflow's own converter writes."""
+    from types import SimpleNamespace
+
+    from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
+
+    from app.engine.serialization import LeanTaskConverter, serializer
+
+    workflow, _spec, _subs = _workflow_with({"limit": Decimal("3"), "rows": [{"q": 1}]})
+    [check] = ready_human_tasks(workflow)
+    check.data.pop("limit")
+    check.data["rows"] = [{"q": 2}]
+    check.internal_data["seen"] = ["x"]
+    converter = SimpleNamespace(registry=serializer.registry)  # constructing one registers it
+    assert len(workflow.tasks) > 3
+    for encoder_mode in (False, True):
+        serializer.registry._encoder_mode = encoder_mode
+        try:
+            for task in workflow.tasks.values():
+                assert LeanTaskConverter.to_dict(converter, task) == \
+                    TaskConverter.to_dict(converter, task)
+        finally:
+            serializer.registry._encoder_mode = False
+    dumped = orjson.loads(dump_workflow(workflow))["tasks"][str(check.id)]
+    assert dumped["delta"] == {"updates": {"rows": [{"q": 2}]}, "deletions": ["limit"]}
