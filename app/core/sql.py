@@ -57,7 +57,7 @@ class _Plan:
             if key in merged and merged[key] is not None:
                 merged[key] = proc(merged[key])
         if self.positional:
-            return tuple(merged[k] for k in self.names)
+            return tuple([merged[k] for k in self.names])
         return {k: merged[k] for k in self.names}
 
     def _procs_for(self, cursor):

@@ -30,6 +30,20 @@ class PlatformWorkflow(BpmnWorkflow):
         kwargs.setdefault("max_depth", 100_000)
         return super().get_tasks(first_task, **kwargs)
 
+    def update_waiting_tasks(self):
+        """Update the WAITING tasks, as SpiffWorkflow does after every completed task.
+
+        SpiffWorkflow walks this workflow's tree for them (its iterator stops at depth
+        1000); the task dictionary holds the same tasks. One (or none) is updated straight
+        from it; several are left to SpiffWorkflow, in its order.
+        """
+        waiting = [task for task in self.tasks.values() if task._state & TaskState.WAITING]
+        if len(waiting) > 1:
+            return super().update_waiting_tasks()
+        for task in waiting:
+            task.task_spec._update(task)
+        return None
+
 
 class PlatformServiceTask(ServiceTask):
     """A service task that never calls out inside the engine loop.
