@@ -2,8 +2,9 @@
 
 from flask import jsonify
 from flask_smorest import Blueprint
-from sqlalchemy import text
+from sqlalchemy import literal, select
 
+from app.core import sql
 from app.core.auth import authenticate, issue_token
 from app.core.schemas import TokenRequest, TokenResponse
 from app.extensions import db
@@ -22,6 +23,9 @@ def create_token(body):
             "roles": user.roles}
 
 
+_PING = sql.prepared(select(literal(1)))
+
+
 def healthz():
-    db.session.execute(text("SELECT 1"))
+    sql.execute(_PING)
     return jsonify(status="ok", database=db.engine.dialect.name)

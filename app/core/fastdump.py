@@ -3,8 +3,9 @@
 ``Dumper(SomeSchema)`` reads the schema's dump fields once and serialises an object (or a
 dict row) the way ``SomeSchema().dump`` does: the same keys, the same skipped-when-absent
 attributes, the same formatting. Plain values (ints, strings, booleans, datetimes, ``None``)
-are written directly; anything else — Method fields, Decimals, non-native values — goes
-through the field's own ``serialize``. Schemas with pre/post-dump hooks are refused.
+are written directly, Method fields call the schema's method as marshmallow does; anything
+else — Decimals and floats that are not None, non-native values — goes through the field's
+own ``serialize``. Schemas with pre/post-dump hooks are refused.
 
 The schema stays the documented contract (``@blp.response`` keeps it); a view returns
 ``json_response(dumper.one(obj))`` and flask-smorest passes the ready response through.
@@ -20,8 +21,13 @@ _MISSING = missing
 
 
 def _kind(field: fields.Field) -> str:
+    if type(field) is fields.Method and field.serialize_method_name \
+            and field.dump_default is missing:
+        return "method"
     if field.dump_default is not missing or not field._CHECK_ATTRIBUTE:
         return "field"
+    if isinstance(field, fields.Decimal | fields.Float):
+        return "number"  # None stays None; other values through the field
     if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
         nested = field.inner.nested
         if isinstance(nested, type) and issubclass(nested, Schema) and \
@@ -58,6 +64,8 @@ class Dumper:
                 kind = _kind(field)
             key = field.data_key if field.data_key is not None else name
             inner = Dumper(field.inner.nested) if kind == "nested_list" else None
+            if kind == "method":  # what Method._serialize calls: the schema's bound method
+                inner = getattr(schema, field.serialize_method_name)
             self.plan.append((key, name, attr, kind, field, inner))
 
     def one(self, obj) -> dict:
@@ -67,6 +75,11 @@ class Dumper:
         for key, name, attr, kind, field, inner in self.plan:
             if kind == "field":
                 value = field.serialize(name, obj, accessor=accessor)
+                if value is not _MISSING:
+                    out[key] = value
+                continue
+            if kind == "method":
+                value = inner(obj)
                 if value is not _MISSING:
                     out[key] = value
                 continue
