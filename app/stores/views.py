@@ -364,7 +364,8 @@ def plan_action(plan_id: int):
         inspections.update_plan(plan, current_user, changes, version=version)
     except ValidationError as exc:
         db.session.rollback()
-        return _plans_page(422, edited=plan_id, edit_values=values, edit_errors=translate_errors(exc.messages))
+        return _plans_page(422, edited=plan_id, edit_values=values,
+                           edit_errors=translate_errors(exc.messages))
     except AppError as exc:
         db.session.rollback()
         status, errors, conflict = _refusal(exc)
