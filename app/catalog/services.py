@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import uuid4
 
 from sqlalchemy import and_, false, func, or_, select
@@ -58,7 +58,7 @@ class DealerPrice:
 def net_unit_price(list_price: Decimal, material_discount: Decimal, percent: Decimal) -> Decimal:
     """PR00 → K004 → K007, rounded to the cent per unit, exactly as the ERP prices an item."""
     net = max(list_price - material_discount, ZERO) * (1 - percent / 100)
-    return net.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return net.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import orjson
 from flask import current_app, has_request_context, url_for
@@ -46,7 +46,7 @@ def _missing(details: dict | None, net_total: Decimal) -> Decimal | None:
     if not details or "available_after" not in details:
         return None
     missing = -Decimal(str(details["available_after"]))
-    return min(missing, net_total).quantize(Decimal("0.01")) if missing > 0 else None
+    return min(missing, net_total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if missing > 0 else None
 
 
 def shortfall(order: SalesOrder) -> Decimal | None:
