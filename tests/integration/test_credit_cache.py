@@ -149,7 +149,7 @@ def test_the_dealer_sees_the_exposure_split_live_and_from_the_cache(api, login, 
         return {p: html.split(f'data-testid="exposure-{p.replace("_", "-")}">')[1].split("<")[0]
                 for p in parts}
 
-    expected = {p: "{:,.2f}".format(Decimal(split[p])) for p in parts}
+    expected = {p: f"{Decimal(split[p]):,.2f}" for p in parts}
     assert shown(login("dealer_east").get("/portal").get_data(as_text=True)) == expected
 
     sim.faults(down=True)

@@ -17,7 +17,6 @@ from app.payments.services import callback_secret, pay_simulated
 from connectors.bank import signed_headers
 from tests.integration.test_orders_api import _as_erp_materials, _complete, _order
 
-
 CALLBACK = "/api/v1/payments/callback"
 
 
