@@ -52,7 +52,8 @@ TEMPLATES = (
     _l("Task {id} is already {status}"), _l("Process '{key}' is not deployed"),
     _l("You may not start '{key}'"), _l("Unknown user '{username}'"),
     _l("You already have a filter named '{name}'"), _l("Unknown attachment(s): {ids}"),
-    _l("Product {id} not found"), _l("Order {id} not found"),
+    _l("Product {id} not found"), _l("Order {id} not found"), _l("Dealer {id} not found"),
+    _l("Store {id} not found"),
 )
 OWN = (
     _l("Validation failed"), _l("Unknown category"), _l("Unknown parent category"),
@@ -62,7 +63,7 @@ OWN = (
     _l("Not a date (YYYY-MM-DD) or date-time"), _l("Must not be below the minimum amount"),
     _l("You are not a candidate for this task"), _l("You cannot hand a task to yourself"),
     _l("Your role may not do this"), _l("Your role may not open this page"),
-    _l("Your role may not edit products"), _l("Wrong username or password"),
+    _l("Your role may not edit categories"), _l("Category not found"), _l("Wrong username or password"),
     _l("The change conflicts with another one; try again"),
     _l("A category with this name already exists here"),
 )
