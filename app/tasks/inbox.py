@@ -134,12 +134,17 @@ def _candidate_of(user: User, process_keys: list[str] | None = None, counting: b
             if user.roles else []
         walks.append(select(TaskCandidate.task_id).where(TaskCandidate.kind == "user",
                                                          TaskCandidate.value == user.username))
-        clause = [HumanTask.id.in_(union_all(*walks) if len(walks) > 1 else walks[0])]
+        candidate = HumanTask.id.in_(union_all(*walks) if len(walks) > 1 else walks[0])
     else:
         values = [and_(TaskCandidate.kind == "role", TaskCandidate.value.in_(user.roles))] \
             if user.roles else []
         values.append(and_(TaskCandidate.kind == "user", TaskCandidate.value == user.username))
-        clause = [exists().where(TaskCandidate.task_id == HumanTask.id, or_(*values))]
+        candidate = exists().where(TaskCandidate.task_id == HumanTask.id, or_(*values))
+    if user.roles:
+        # Most tasks have one candidate role: its name in ``candidate_roles`` (written with the
+        # candidate rows, read from ix_human_task_open_amount) settles them without a lookup.
+        candidate = or_(HumanTask.candidate_roles.in_(user.roles), candidate)
+    clause = [candidate]
     region = HumanTask.scope_region.is_(None)
     if user.region:
         region = or_(region, HumanTask.scope_region == user.region)
