@@ -130,6 +130,13 @@ class Config:
     BANK_TIMEOUT_SECONDS = 5
     BANK_SIM_PAY_DELAY_SECONDS = 10
     BANK_CALLBACK_URL = None
+    # The bank signs each callback: HMAC-SHA256 with this shared secret over
+    # "<X-Bank-Timestamp>." + the raw body, sent as X-Bank-Signature: sha256=<hex> (see
+    # connectors/bank.py). Unset, a secret derived from SECRET_KEY signs the embedded
+    # simulated bank's callbacks, which no outside bank can know: set it for a real bank.
+    # A callback whose timestamp is further than BANK_CALLBACK_WINDOW_SECONDS from now is refused.
+    BANK_CALLBACK_SECRET = None
+    BANK_CALLBACK_WINDOW_SECONDS = 300
     # Timer start events whose slots passed while no worker ran: "latest" starts one instance
     # for the latest missed slot, "catch_up" one per missed slot (at most
     # TIMER_START_CATCH_UP_LIMIT, the latest ones), "skip" none (only a slot reached within

@@ -11,6 +11,16 @@ from config import Config, load_secret_key
 
 
 def _select_locale():
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        from app.core.auth import api_user
+        from app.core.errors import AppError
+
+        try:  # a bearer-token API caller's own choice (also for a 422 before the view runs)
+            locale = api_user().locale
+        except AppError:
+            locale = None
+        if locale:
+            return locale
     if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
         return current_user.locale
     if session.get("locale"):

@@ -12,13 +12,55 @@ One interface, two adapters:
   the same callback in process.
 
 Transport failures and non-2xx answers raise ``ConnectorError``.
+
+Callbacks are signed: the bank sends ``X-Bank-Timestamp`` (Unix seconds) and
+``X-Bank-Signature: sha256=<hex>``, the HMAC-SHA256 with the shared callback secret of
+``"<timestamp>." + raw body``. The platform recomputes it (constant-time compare) and refuses a
+callback whose timestamp lies outside its replay window. The simulated bank signs its
+callbacks the same way (``SimulatedBank.signed_callback``).
 """
 
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from connectors.http_json import post_json
 from connectors.registry import ConnectorError
+
+SIGNATURE_HEADER = "X-Bank-Signature"
+TIMESTAMP_HEADER = "X-Bank-Timestamp"
+
+
+def callback_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 with ``secret`` of ``"<timestamp>." + body``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict:
+    """The headers a bank sends with a callback ``body`` signed at ``now``."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: callback_signature(secret, timestamp, body)}
+
+
+def signature_problem(secret: str, body: bytes, headers, window_seconds: float,
+                      now: float | None = None) -> str | None:
+    """Why a callback's signature is refused (``None``: it is good)."""
+    signature, timestamp = headers.get(SIGNATURE_HEADER), headers.get(TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        return f"Missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header"
+    if not timestamp.isdigit():
+        return f"{TIMESTAMP_HEADER} is not a Unix time"
+    if abs((time.time() if now is None else now) - int(timestamp)) > window_seconds:
+        return "The callback's timestamp is outside the replay window"
+    if not hmac.compare_digest(signature.encode(),
+                               callback_signature(secret, timestamp, body).encode()):
+        return "Bad callback signature"
+    return None
 
 
 @dataclass(frozen=True)
@@ -55,6 +97,14 @@ class HttpBank:
 class SimulatedBank:
     pay_after: float = 10.0
     name: str = "simulated"
+
+    @staticmethod
+    def signed_callback(secret: str, order_number: str, amount: Decimal,
+                        transaction_id: str) -> tuple[bytes, dict]:
+        """The simulated bank's callback: the raw JSON body and its signature headers."""
+        body = json.dumps({"order_number": order_number, "amount": str(amount),
+                           "transaction_id": transaction_id}).encode()
+        return body, {"Content-Type": "application/json", **signed_headers(secret, body)}
 
     def request_payment(self, request: PaymentRequest, idempotency_key: str) -> BankAnswer:
         if request.amount <= 0:

@@ -139,11 +139,12 @@ class Api:
         assert r.status_code == 200, r.json
         self.client, self.headers = client, {"Authorization": f"Bearer {r.json['token']}"}
 
-    def get(self, path, **kw):
-        return self.client.get(path, headers=self.headers, **kw)
+    def get(self, path, headers=None, **kw):
+        return self.client.get(path, headers={**self.headers, **(headers or {})}, **kw)
 
-    def post(self, path, json=None, **kw):
-        return self.client.post(path, json=json, headers=self.headers, **kw)
+    def post(self, path, json=None, headers=None, **kw):
+        return self.client.post(path, json=json, headers={**self.headers, **(headers or {})},
+                                **kw)
 
 
 @pytest.fixture

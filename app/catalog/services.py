@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from uuid import uuid4
 
 from sqlalchemy import and_, false, func, or_, select
@@ -58,7 +58,7 @@ class DealerPrice:
 def net_unit_price(list_price: Decimal, material_discount: Decimal, percent: Decimal) -> Decimal:
     """PR00 → K004 → K007, rounded to the cent per unit, exactly as the ERP prices an item."""
     net = max(list_price - material_discount, ZERO) * (1 - percent / 100)
-    return net.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return net.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -542,9 +542,7 @@ def update_product(product: Product, data: dict, actor: str) -> Product:
     """Operations staff complete a product: shelf status, category, names, image, text."""
     before = {key: _plain(getattr(product, key)) for key in data}
     if "category_id" in data:
-        category = db.session.get(ProductCategory, data["category_id"])
-        if category is None:
-            raise ValidationFailed({"category_id": ["Unknown category"]})
+        category = assignable_category(data["category_id"])
         product.category_path, product.category_source = category.path, "platform"
     for key, value in data.items():
         setattr(product, key, value)
@@ -558,6 +556,37 @@ def update_product(product: Product, data: dict, actor: str) -> Product:
         details={"before": before, "after": {key: _plain(value) for key, value in data.items()}},
     )
     return product
+
+
+def assignable_category(category_id) -> ProductCategory:
+    """The category a product may move into: it and every category above it are active."""
+    category = db.session.get(ProductCategory, category_id) if category_id else None
+    if category is None:
+        raise ValidationFailed({"category_id": ["Unknown category"]})
+    ids = [int(part) for part in category.path.strip("/").split("/") if part]
+    inactive = db.session.scalar(select(func.count()).select_from(ProductCategory).where(
+        ProductCategory.id.in_(ids or [category.id]), ProductCategory.active.is_(False)))
+    if not category.active or inactive:
+        raise ValidationFailed({"category_id": ["This category is inactive"]})
+    return category
+
+
+def category_of(product: Product) -> ProductCategory | None:
+    return db.session.get(ProductCategory, product.category_id) if product.category_id else None
+
+
+def category_choices(locale: str) -> list[tuple[int, str]]:
+    """Active categories as (id, "Parent / Child") in tree order, for a picker."""
+    out = []
+
+    def walk(nodes, trail):
+        for node in nodes:
+            label = f"{trail} / {node['name']}" if trail else node["name"]
+            out.append((node["id"], label))
+            walk(node["children"], label)
+
+    walk(category_tree(locale), "")
+    return out
 
 
 def _plain(value):

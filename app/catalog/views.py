@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 from app.catalog import services
 from app.catalog.schemas import CategoryCreateSchema, CategoryUpdateSchema, ProductUpdateSchema
 from app.core.errors import Conflict, Forbidden, ValidationFailed
+from app.core.i18n import translate_errors
 from app.extensions import db
 
 bp = Blueprint("catalog", __name__)
@@ -53,10 +54,13 @@ def detail(product_id: int):
             raw.pop("category_id")
         try:
             data = ProductUpdateSchema().load(raw)
-        except ValidationError as exc:
-            errors = exc.normalized_messages()
-        else:
             services.update_product(product, data, current_user.username)
+        except ValidationError as exc:
+            errors = translate_errors(exc.normalized_messages())
+        except ValidationFailed as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
             flash(_("Product saved."), "success")
             return redirect(url_for("catalog.detail", product_id=product.id))
     price = services.price_for_user(product, current_user)
@@ -66,7 +70,8 @@ def detail(product_id: int):
         price=price,
         can_edit=can_edit,
         errors=errors,
-        tree=services.category_tree(_locale()),
+        categories=services.category_choices(_locale()) if can_edit else [],
+        category=services.category_of(product),
     ), 422 if errors else 200
 
 
@@ -105,7 +110,7 @@ def categories():
                 services.update_category(category, data, current_user.username)
                 flash(_("Category saved."), "success")
         except ValidationError as exc:
-            errors, status = exc.normalized_messages(), 422
+            errors, status = translate_errors(exc.normalized_messages()), 422
         except ValidationFailed as exc:
             errors, status = exc.errors, 422
         except Conflict as exc:

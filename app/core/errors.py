@@ -1,4 +1,10 @@
-"""One error shape for the whole application (problem+json for the API, a page for browsers)."""
+"""One error shape for the whole application (problem+json for the API, a page for browsers).
+
+Raised during a request, an error's message and per-field messages are in the user's
+language where the catalogue has them (``app.core.i18n``); elsewhere they stay English.
+"""
+
+from app.core.i18n import translate, translate_errors
 
 
 class AppError(Exception):
@@ -7,6 +13,7 @@ class AppError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  details: dict | None = None):
+        message = translate(message)
         super().__init__(message)
         self.message = message
         if code:
@@ -51,6 +58,7 @@ class ValidationFailed(AppError):
     code = "validation_failed"
 
     def __init__(self, errors: dict, message: str = "Validation failed"):
+        errors = translate_errors(errors)
         super().__init__(message, details={"errors": errors})
         self.errors = errors
 

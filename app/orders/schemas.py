@@ -98,6 +98,15 @@ class OrderDetailOut(OrderOut):
     remark = fields.String(allow_none=True)
 
 
+class ExposureSplitOut(Schema):
+    open_orders = fields.Decimal(**MONEY, metadata={"description": "sales orders not yet delivered"})
+    open_deliveries = fields.Decimal(**MONEY, metadata={"description": "deliveries not yet billed"})
+    open_billing = fields.Decimal(**MONEY, metadata={"description": "billing documents not yet "
+                                                     "posted to accounting"})
+    receivables = fields.Decimal(**MONEY, metadata={"description": "open items in accounts "
+                                                    "receivable"})
+
+
 class CreditOut(Schema):
     customer_number = fields.String(allow_none=True)
     currency = fields.String()
@@ -105,6 +114,9 @@ class CreditOut(Schema):
     erp_exposure = fields.Decimal(**MONEY)
     platform_pending = fields.Decimal(**MONEY)
     available = fields.Decimal(**MONEY)
+    exposure_split = fields.Nested(ExposureSplitOut, allow_none=True, metadata={
+        "description": "erp_exposure by kind, as the ERP gave it (also from the cache); null "
+                       "when only the dealer master is known"})
     source = fields.String(metadata={"description": "erp (live), cache (ERP unreachable: the last "
                                      "ERP figures, fetched at as_of) or dealer_master (ERP "
                                      "unreachable, nothing cached)"})

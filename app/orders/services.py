@@ -424,6 +424,14 @@ def search_by_erp_number(erp_number: str) -> OrderPart | None:
     return db.session.scalar(select(OrderPart).where(OrderPart.erp_order_number == erp_number))
 
 
+EXPOSURE_PARTS = ("open_orders", "open_deliveries", "open_billing", "receivables")
+
+
+def exposure_split(status: dict) -> dict:
+    """The ERP's exposure by kind (SAP's credit exposure categories) from a credit status."""
+    return {part: Decimal(str(status.get(part) or "0")) for part in EXPOSURE_PARTS}
+
+
 def credit_for(user, config) -> dict:
     """Limit, exposure and available credit: live from the ERP, plus orders not yet there.
 
@@ -456,6 +464,7 @@ def credit_for(user, config) -> dict:
                 "erp_exposure": exposure,
                 "platform_pending": pending,
                 "available": limit - exposure - pending,
+                "exposure_split": exposure_split(erp),
                 "source": "erp",
                 "as_of": fetched_at,
             }
@@ -468,6 +477,7 @@ def credit_for(user, config) -> dict:
                 "erp_exposure": row.total_exposure,
                 "platform_pending": pending,
                 "available": row.credit_limit - row.total_exposure - pending,
+                "exposure_split": exposure_split(credit_cache.as_status(row)),
                 "source": "cache",
                 "as_of": row.fetched_at,
             }
@@ -479,6 +489,7 @@ def credit_for(user, config) -> dict:
         "erp_exposure": Decimal("0"),
         "platform_pending": pending,
         "available": limit - pending,
+        "exposure_split": None,
         "source": "dealer_master",
         "as_of": None,
     }

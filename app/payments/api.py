@@ -1,5 +1,8 @@
 """Prepayment API: the dealer requests it; the bank calls back when the dealer has paid."""
 
+from functools import wraps
+
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -60,14 +63,27 @@ def get_prepayment(order_id):
     return payment
 
 
+def _bank_signed(view):
+    """Check the bank's signature of the raw body before anything else reads it."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        services.check_callback_signature(request.get_data(cache=True), request.headers)
+        return view(*args, **kwargs)
+    return wrapper
+
+
 @blp.route("/payments/callback", methods=["POST"])
+@_bank_signed
 @blp.arguments(CallbackIn)
 @blp.response(200, CallbackOut)
 @require_api("admin", "integration")
 def callback(body):
     """The bank reports a payment: the order's approval continues (sends ``payment_received``).
 
-    404 for an unknown order or one without a payment request; 422 when the amount differs
+    The bank signs the call: ``X-Bank-Timestamp`` (Unix seconds) and ``X-Bank-Signature:
+    sha256=<hex>``, HMAC-SHA256 with the shared callback secret of ``"<timestamp>." + raw
+    body``; a missing or bad signature, or a timestamp outside the replay window, is 401 and
+    changes nothing. 404 for an unknown order or one without a payment request; 422 when the amount differs
     from the request (nothing changes); a repeated callback answers 200 with ``duplicate``.
     """
     user = api_user()

@@ -7,16 +7,19 @@ amount other than the one requested is 422, and a repeated callback answers as t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
+import orjson
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
-from app.core.errors import AppError, Conflict, NotFound, ValidationFailed
+from app.core.errors import AppError, Conflict, NotFound, Unauthorized, ValidationFailed
 from app.core.models import utcnow
 from app.dealers.models import Dealer
 from app.engine.models import ProcessInstance
@@ -24,6 +27,7 @@ from app.extensions import db
 from app.orders import services as orders
 from app.orders.models import SalesOrder
 from app.payments.models import OrderPayment
+from connectors.bank import SimulatedBank, signature_problem
 
 log = logging.getLogger(__name__)
 MESSAGE = "payment_received"
@@ -42,7 +46,7 @@ def _missing(details: dict | None, net_total: Decimal) -> Decimal | None:
     if not details or "available_after" not in details:
         return None
     missing = -Decimal(str(details["available_after"]))
-    return min(missing, net_total).quantize(Decimal("0.01")) if missing > 0 else None
+    return min(missing, net_total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP) if missing > 0 else None
 
 
 def shortfall(order: SalesOrder) -> Decimal | None:
@@ -152,6 +156,24 @@ def request_prepayment(order_id: int, user) -> tuple[OrderPayment, bool]:
     return payment, True
 
 
+def callback_secret() -> str:
+    """The shared secret bank callbacks are signed with (``BANK_CALLBACK_SECRET``)."""
+    configured = current_app.config.get("BANK_CALLBACK_SECRET")
+    if configured:
+        return str(configured)
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"dealerflow bank callback", hashlib.sha256).hexdigest()
+
+
+def check_callback_signature(body: bytes, headers) -> None:
+    """401 unless the callback carries a good, recent signature of its raw ``body``."""
+    problem = signature_problem(callback_secret(), body, headers,
+                                float(current_app.config["BANK_CALLBACK_WINDOW_SECONDS"]))
+    if problem:
+        log.warning("bank callback refused: %s", problem)
+        raise Unauthorized(problem, code="bad_signature")
+
+
 def receive_payment(order_number: str, amount, transaction_id: str, actor: str,
                     currency: str | None = None) -> tuple[OrderPayment, bool]:
     """The bank says the dealer paid: record it and wake the order; (payment, duplicate)."""
@@ -235,8 +257,12 @@ def pay_simulated(now=None, limit: int = 50) -> int:
             payment.note = f"Not collected: the order became {order.status} first."
             db.session.commit()
             continue
+        body, headers = SimulatedBank.signed_callback(callback_secret(), order.number,
+                                                      payment.amount, f"SIMTX{payment.id:010d}")
         try:
-            receive_payment(order.number, payment.amount, f"SIMTX{payment.id:010d}", "bank")
+            check_callback_signature(body, headers)
+            call = orjson.loads(body)
+            receive_payment(call["order_number"], call["amount"], call["transaction_id"], "bank")
         except AppError as exc:
             db.session.rollback()
             log.warning("simulated bank callback for %s failed: %s", order.number, exc.message)

@@ -5,7 +5,7 @@ Idempotent: products, prices, areas, promotions and stock are only written when 
 """
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
@@ -50,7 +50,8 @@ def _seed_products(valid_from: date) -> int:
                            "amount": Decimal(price), "valid_from": valid_from})
         prices.append({"material": material, "sales_org": "1000", "distr_chan": CHANNEL,
                        "price_list": "01", "valid_from": valid_from,
-                       "amount": (Decimal(price) * LIST_01_SHARE).quantize(Decimal("0.01"))})
+                       "amount": (Decimal(price) * LIST_01_SHARE).quantize(
+                           Decimal("0.01"), rounding=ROUND_HALF_UP)})
     upsert_materials(rows, actor="demo")
     upsert_prices(prices, actor="demo")
     new = {m[0] for m in missing}

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from app.catalog import services as catalog
 from app.catalog.models import Product
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.i18n import translate_errors
 from app.dealers.models import Dealer
 from app.extensions import db
 from app.pricing import imports, services
@@ -77,7 +78,7 @@ def detail(change_id: int):
             data = PriceChangeLinesIn().load({"lines": _form_lines(form)})
             services.replace_lines(change, data["lines"], current_user)
         except ValidationError as exc:
-            errors = exc.normalized_messages()
+            errors = translate_errors(exc.normalized_messages())
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -172,7 +173,7 @@ def new():
             data = PriceChangeIn().load(raw)
             change, _created = services.create_price_change(data, current_user)
         except ValidationError as exc:
-            errors = exc.normalized_messages()
+            errors = translate_errors(exc.normalized_messages())
         except ValidationFailed as exc:
             errors = exc.errors
         else:

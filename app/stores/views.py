@@ -21,6 +21,7 @@ from sqlalchemy import or_, select
 
 from app.admin.services import region_choices
 from app.core.errors import AppError, Forbidden
+from app.core.i18n import translate_errors
 from app.extensions import db
 from app.files.services import open_attachment
 from app.stores import charts, documents, export, inspections, schemas, services
@@ -222,7 +223,7 @@ def milestone(store_id: int, code: str):
                                                    if k in ("actual_date", "actual_cost", "note")})
             services.report_milestone(store, code, current_user, data)
     except ValidationError as exc:
-        flash(_("Not saved: %(errors)s", errors=exc.messages), "error")
+        flash(_("Not saved: %(errors)s", errors=translate_errors(exc.messages)), "error")
         return redirect(url_for("stores.detail", store_id=store_id))
     except AppError as exc:
         flash(_("Not saved: %(errors)s", errors=exc.details.get("errors") or exc.message),
@@ -326,7 +327,7 @@ def create_plan():
         plan = inspections.create_plan(current_user, schemas.PlanSchema().load(body))
     except ValidationError as exc:
         db.session.rollback()
-        return _plans_page(422, new_values=values, new_errors=exc.messages)
+        return _plans_page(422, new_values=values, new_errors=translate_errors(exc.messages))
     except AppError as exc:
         db.session.rollback()
         status, errors, conflict = _refusal(exc)
@@ -363,7 +364,8 @@ def plan_action(plan_id: int):
         inspections.update_plan(plan, current_user, changes, version=version)
     except ValidationError as exc:
         db.session.rollback()
-        return _plans_page(422, edited=plan_id, edit_values=values, edit_errors=exc.messages)
+        return _plans_page(422, edited=plan_id, edit_values=values,
+                           edit_errors=translate_errors(exc.messages))
     except AppError as exc:
         db.session.rollback()
         status, errors, conflict = _refusal(exc)
@@ -396,7 +398,7 @@ def inspect(inspection_id: int):
             inspections.submit_inspection(found, current_user,
                                           schemas.InspectionSubmit().load(body))
         except ValidationError as exc:
-            errors = exc.messages
+            errors = translate_errors(exc.messages)
         except AppError as exc:
             errors = exc.details.get("errors") or {"_": [exc.message]}
         if not errors:

@@ -1,7 +1,7 @@
 """Project the engine's READY human tasks into ``human_task`` rows after every step."""
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
@@ -93,7 +93,7 @@ def _amount_and_dealer(data: dict, props: dict) -> tuple[Decimal | None, int | N
         value = data.get(name)
         if value not in (None, "") and not isinstance(value, bool):
             try:
-                amount = Decimal(str(value)).quantize(Decimal("0.01"))
+                amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
             except ArithmeticError:
                 continue
             if amount.is_finite() and abs(amount) < Decimal("1e13"):

@@ -19,7 +19,7 @@ from lxml import etree
 
 from connectors.erp import simulator_catalogue as cat
 from connectors.erp.simulator_bapis import SIM_MSG_ID, _alpha, _blocked, _field_errors
-from connectors.erp.simulator_sales_store import CENT, ZERO
+from connectors.erp.simulator_sales_store import CENT, ZERO, cents
 from connectors.erp.simulator_soap import bapiret2, child_text, structure, table
 from connectors.erp.simulator_store import CREDIT_CONTROL_AREA, SimulatorStore
 
@@ -289,8 +289,8 @@ def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual, pltyp=Non
         percent = manual.get((posnr, "K007"), manual.get((HEADER_ITEM, "K007")))
         if percent is None:
             percent = store.condition_amount("K007", vkorg, vtweg, on, kunnr=sold_to) or ZERO
-        net_price = (max(price - off, ZERO) * (1 - percent / 100)).quantize(CENT)
-    netwr = max((qty * net_price).quantize(CENT) - manual.get((posnr, "RB00"), ZERO), ZERO)
+        net_price = cents(max(price - off, ZERO) * (1 - percent / 100))
+    netwr = max(cents(qty * net_price) - manual.get((posnr, "RB00"), ZERO), ZERO)
     conditions = [] if free else _item_conditions(qty, price, off, percent, net_price,
                                                  manual.get((posnr, "RB00*"), []))
     return {"posnr": posnr, "matnr": matnr, "arktx": material["maktx"], "pstyv":
@@ -302,12 +302,12 @@ def _price_item(store, area, sold_to, on, n, posnr, item, qty, manual, pltyp=Non
 def _item_conditions(qty, price, off, percent, net_price, discounts) -> list[dict]:
     """The item's pricing as KONV rows: rate (KBETR) and value (KWERT) per condition."""
     rows = [{"kschl": "PR00", "kbetr": price, "waers": "CNY",
-             "kwert": (qty * price).quantize(CENT)}]
+             "kwert": cents(qty * price)}]
     if off:
         rows.append({"kschl": "K004", "kbetr": -off, "waers": "CNY",
-                     "kwert": -(qty * off).quantize(CENT)})
+                     "kwert": -cents(qty * off)})
     if percent:
-        value = (qty * max(price - off, ZERO)).quantize(CENT) - (qty * net_price).quantize(CENT)
+        value = cents(qty * max(price - off, ZERO)) - cents(qty * net_price)
         rows.append({"kschl": "K007", "kbetr": -percent, "waers": "%", "kwert": -value})
     rows += [{"kschl": "RB00", "kbetr": -value, "waers": "CNY", "kwert": -value}
              for value in discounts]
@@ -322,8 +322,7 @@ def _apply_header_discount(items: list[dict], amount: Decimal | None) -> None:
     amount = min(amount, total)
     left = amount
     for index, item in enumerate(items):
-        share = left if index == len(items) - 1 else (amount * item["netwr"] / total).quantize(
-            CENT)
+        share = left if index == len(items) - 1 else cents(amount * item["netwr"] / total)
         item["netwr"] -= share
         left -= share
         if share:
@@ -577,7 +576,7 @@ def _condition_record(store, n: int, row: dict) -> tuple[dict | None, list[dict]
         return None, errors
     currency = "%" if kind == "K007" else (row.get("CURRENCY") or "CNY").strip()
     return {"kschl": kind, "vkorg": vkorg, "vtweg": vtweg, "kunnr": kunnr, "matnr": matnr,
-            "datab": start, "datbi": end, "kbetr": str(amount.quantize(CENT)),
+            "datab": start, "datbi": end, "kbetr": str(cents(amount)),
             "konwa": currency, "kmein": None if kind == "K007" else cat.BASE_UOM,
             "pltyp": pltyp}, []
 

@@ -14,7 +14,7 @@ invoiced) and receivables (open items).
 
 import sqlite3
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from connectors.erp import simulator_catalogue as cat
 
@@ -67,6 +67,11 @@ DEMO_SALES_AREAS = {"0000010001": [("1000", "20", "00")],
                     "0000010002": [("2000", "10", "00")]}
 
 
+def cents(value: Decimal) -> Decimal:
+    """An amount rounded to the cent as SAP rounds it: commercially, half away from zero."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
 def ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -76,7 +81,7 @@ def parse_ts(text: str) -> datetime:
 
 
 def gross(net: Decimal) -> Decimal:
-    return (net + (net * VAT).quantize(CENT)).quantize(CENT)
+    return cents(net + cents(net * VAT))
 
 
 class SalesStoreMixin:
@@ -101,7 +106,7 @@ class SalesStoreMixin:
                     conn.execute("INSERT OR IGNORE INTO mvke VALUES (?, ?, ?, ?)",
                                  (matnr, vkorg, vtweg, werks))
                     if fresh:
-                        amount = (Decimal(price) * Decimal(factor)).quantize(CENT)
+                        amount = cents(Decimal(price) * Decimal(factor))
                         SalesStoreMixin._insert_condition(conn, {
                             "kschl": "PR00", "vkorg": vkorg, "vtweg": vtweg, "kunnr": None,
                             "matnr": matnr, "datab": cat.PRICE_VALID_FROM,
@@ -310,7 +315,7 @@ class SalesStoreMixin:
             if twin is not None:
                 return twin["vbeln"], False, twin["cmgst"]
             net = sum((i["netwr"] for i in items), ZERO)
-            tax = (net * VAT).quantize(CENT)
+            tax = cents(net * VAT)
             limit, exposure = self._credit_position(conn, header["kunnr"], credit_area)
             cmgst = "A" if limit is None or exposure + net + tax <= limit else "B"
             vbeln = self._next(conn, "VBELN_ORDER")

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from connectors.erp.simulator_clock import SimClock
 from connectors.erp.simulator_sales_store import RANGES, SALES_SCHEMA, SalesStoreMixin
@@ -162,7 +162,7 @@ class SimulatorStore(SalesStoreMixin):
         ``currency_mismatch`` (detail: the account's currency) and ``key_conflict`` (the key
         was used for another write). A known key with the same data writes nothing.
         """
-        klimk = str(limit.quantize(CENT))
+        klimk = str(limit.quantize(CENT, rounding=ROUND_HALF_UP))
         with self._lock, self._connect() as conn:
             if key:
                 done = conn.execute("SELECT * FROM zdf_limit_keys WHERE idempotency_key = ?",

@@ -180,3 +180,57 @@ def test_category_page_is_for_catalogue_editors_only(login, catalogue):
         data={"action": "update", "category_id": str(drinks.id), "name_zh": "x", "name_en": "x"},
     )
     assert r.status_code == 403
+
+
+def _product(material):
+    return db.session.scalar(select(Product).where(Product.material_number == material))
+
+
+def test_staff_move_a_product_into_an_active_category_via_the_api(api, catalogue):
+    cs, south = api("cs"), api("dealer_south")
+    chips, snacks, drinks = _product("FG-CHIPS-70"), _cat("SNK"), _cat("BEV")
+    path = f"/api/v1/catalog/products/{chips.id}"
+    r = _patch(cs, path, {"category_id": drinks.id})
+    assert r.status_code == 200 and r.json["category_id"] == drinks.id, r.json
+    assert _names(south.get(f"/api/v1/catalog/products?category={drinks.id}")) == \
+        ["FG-CHIPS-70", "FG-COLA-330", "FG-TEA-500"]
+    assert _patch(cs, f"/api/v1/catalog/categories/{snacks.id}", {"active": False}).status_code == 200
+    r = _patch(cs, path, {"category_id": snacks.id})
+    assert r.status_code == 422 and list(r.json["errors"]) == ["category_id"], r.json
+    sub = cs.post("/api/v1/catalog/categories", json={"name": "Crisps", "parent_id": snacks.id}).json
+    r = _patch(cs, path, {"category_id": sub["id"]})  # active itself, but under an inactive one
+    assert r.status_code == 422 and "category_id" in r.json["errors"]
+    assert _patch(cs, path, {"category_id": 999999}).status_code == 422
+    assert _patch(cs, path, {"category_id": "tea"}).status_code == 422
+    assert _patch(api("dealer_east"), path, {"category_id": snacks.id}).status_code == 403
+    db.session.expire_all()
+    assert _product("FG-CHIPS-70").category_id == drinks.id
+
+
+def test_product_page_has_a_category_picker_of_active_categories(login, api, catalogue):
+    cs = api("cs")
+    chips, snacks, tea = _product("FG-CHIPS-70"), _cat("SNK"), _cat("BEV-TEA")
+    hidden = cs.post("/api/v1/catalog/categories", json={"name": "Retired"}).json
+    assert _patch(cs, f"/api/v1/catalog/categories/{hidden['id']}", {"active": False}).status_code == 200
+    page = login("cs")
+    html = page.get(f"/catalog/products/{chips.id}").get_data(as_text=True)
+    assert 'id="product-category"' in html
+    assert f'<option value="{snacks.id}" selected>' in html
+    assert f'<option value="{tea.id}" >' in html and "Retired" not in html
+    form = {"category_id": str(tea.id), "on_shelf": "on", "name_zh": chips.name_zh,
+            "name_en": chips.name_en, "order_multiple": str(chips.order_multiple)}
+    r = page.post(f"/catalog/products/{chips.id}", data=form)
+    assert r.status_code == 302
+    db.session.expire_all()
+    moved = _product("FG-CHIPS-70")
+    assert moved.category_id == tea.id and moved.category_path == _cat("BEV-TEA").path
+    assert moved.on_shelf is True
+    r = page.post(f"/catalog/products/{chips.id}", data=form | {"category_id": str(hidden["id"])})
+    assert r.status_code == 422 and "该分类已停用" in r.get_data(as_text=True)
+    r = page.post(f"/catalog/products/{chips.id}", data=form | {"category_id": str(hidden["id"])},
+                  headers={"Accept-Language": "en"})
+    assert r.status_code == 422 and "This category is inactive" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert _product("FG-CHIPS-70").category_id == tea.id
+    assert 'id="product-category"' not in login("dealer_east").get(
+        f"/catalog/products/{chips.id}").get_data(as_text=True)

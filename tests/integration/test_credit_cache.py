@@ -132,3 +132,34 @@ def test_the_master_data_sync_refreshes_every_erp_customers_credit(app, sim):
     rows = db.session.scalars(select(DealerCreditCache)).all()
     assert sorted(r.dealer_id for r in rows) == sorted(customers)
     assert all(r.credit_limit > 0 for r in rows)
+
+
+def test_the_dealer_sees_the_exposure_split_live_and_from_the_cache(api, login, sim):
+    dealer, parts = api("dealer_east"), ("open_orders", "open_deliveries", "open_billing",
+                                         "receivables")
+    live = dealer.get("/api/v1/credit").json
+    split = live["exposure_split"]
+    assert sorted(split) == sorted(parts)
+    assert sum(Decimal(split[p]) for p in parts) == Decimal(live["erp_exposure"])
+    assert any(Decimal(split[p]) for p in parts)
+    row = _east_cache()
+    assert [Decimal(split[p]) for p in parts] == [getattr(row, p) for p in parts]
+
+    def shown(html):
+        return {p: html.split(f'data-testid="exposure-{p.replace("_", "-")}">')[1].split("<")[0]
+                for p in parts}
+
+    expected = {p: f"{Decimal(split[p]):,.2f}" for p in parts}
+    assert shown(login("dealer_east").get("/portal").get_data(as_text=True)) == expected
+
+    sim.faults(down=True)
+    offline = dealer.get("/api/v1/credit").json
+    assert offline["source"] == "cache" and offline["exposure_split"] == split
+    html = login("dealer_east").get("/portal").get_data(as_text=True)
+    assert 'data-testid="credit-as-of"' in html and shown(html) == expected
+
+    db.session.execute(DealerCreditCache.__table__.delete())
+    db.session.commit()
+    master = dealer.get("/api/v1/credit").json
+    assert master["source"] == "dealer_master" and master["exposure_split"] is None
+    assert "exposure-open-orders" not in login("dealer_east").get("/portal").get_data(as_text=True)

@@ -1,6 +1,8 @@
 """Prepayment (预付款): a credit-blocked dealer prepays the shortfall through the bank connector;
 the bank's callback wakes the order, which goes on to the ERP. Bad callbacks change nothing."""
 
+import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,8 +13,19 @@ from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.jobs.timers import fire_due_timers
 from app.payments.models import OrderPayment
-from app.payments.services import pay_simulated
+from app.payments.services import callback_secret, pay_simulated
+from connectors.bank import signed_headers
 from tests.integration.test_orders_api import _as_erp_materials, _complete, _order
+
+CALLBACK = "/api/v1/payments/callback"
+
+
+def _callback(client, body, secret=None, now=None, headers=None):
+    """POST a bank callback signed as the bank signs it (or with the given ``headers``)."""
+    raw = json.dumps(body).encode()
+    signed = signed_headers(secret or callback_secret(), raw, now) if headers is None else headers
+    return client.client.post(CALLBACK, data=raw, content_type="application/json",
+                              headers={**client.headers, **signed})
 
 
 def _blocked_order(api, catalogue):
@@ -64,7 +77,7 @@ def test_a_prepayment_releases_the_blocked_order_to_the_erp(api, catalogue, sim)
     assert len(told) == 1 and order["number"] in told[0]["title"]
     assert told[0]["link"] == f"/portal/orders/{order['id']}"
 
-    duplicate = api("admin").post("/api/v1/payments/callback", json={
+    duplicate = _callback(api("admin"), {
         "order_number": order["number"], "amount": str(shortfall), "transaction_id": "T-2"})
     assert duplicate.status_code == 200 and duplicate.json["duplicate"] is True
     after = dealer.get(f"/api/v1/orders/{order['id']}").json
@@ -75,21 +88,21 @@ def test_bad_bank_callbacks_change_nothing(api, catalogue, sim):
     dealer, order, shortfall = _blocked_order(api, catalogue)
     admin = api("admin")
     body = {"order_number": order["number"], "amount": str(shortfall), "transaction_id": "T-1"}
-    no_request = admin.post("/api/v1/payments/callback", json=body)
+    no_request = _callback(admin, body)
     assert no_request.status_code == 404 and no_request.json["code"] == "no_payment_request"
     dealer.post(f"/api/v1/orders/{order['id']}/prepayment")
-    unknown = admin.post("/api/v1/payments/callback", json=body | {"order_number": "SO000"})
+    unknown = _callback(admin, body | {"order_number": "SO000"})
     assert unknown.status_code == 404
-    wrong = admin.post("/api/v1/payments/callback", json=body | {"amount": str(shortfall - 1)})
+    wrong = _callback(admin, body | {"amount": str(shortfall - 1)})
     assert wrong.status_code == 422 and "amount" in wrong.json["errors"]
-    missing = admin.post("/api/v1/payments/callback", json={"order_number": order["number"]})
+    missing = _callback(admin, {"order_number": order["number"]})
     assert missing.status_code == 422 and {"amount", "transaction_id"} <= set(missing.json["errors"])
-    assert dealer.post("/api/v1/payments/callback", json=body).status_code == 403
+    assert _callback(dealer, body).status_code == 403
     still = dealer.get(f"/api/v1/orders/{order['id']}").json
     assert still["status"] == "credit_blocked" and len(_finance_tasks(api)) == 1
     assert db.session.scalar(select(OrderPayment.status)) == "requested"
 
-    ok = admin.post("/api/v1/payments/callback", json=body)
+    ok = _callback(admin, body)
     assert ok.status_code == 200 and ok.json == {
         "order_number": order["number"], "status": "paid", "duplicate": False, "matched": True}
     run_due_jobs("test")
@@ -102,7 +115,7 @@ def test_finance_deciding_first_leaves_no_prepayment_to_make(api, catalogue, sim
     _complete(api("finance"), "finance_release", decision="release", comment="放行")
     run_due_jobs("test")
     # The bank pays anyway: the payment is recorded for finance, the order is not woken twice.
-    late = api("admin").post("/api/v1/payments/callback", json={
+    late = _callback(api("admin"), {
         "order_number": order["number"], "amount": str(shortfall), "transaction_id": "T-9"})
     assert late.status_code == 200 and late.json["matched"] is False
     detail = dealer.get(f"/api/v1/orders/{order['id']}").json
@@ -178,7 +191,7 @@ def test_a_real_bank_gets_the_request_over_http_and_calls_back(app, api, catalog
         assert body["callback"].endswith("/api/v1/payments/callback")
         assert pay_simulated(now=utcnow() + timedelta(days=1)) == 0  # only the bank pays it
 
-        ok = api("admin").post("/api/v1/payments/callback", json={
+        ok = _callback(api("admin"), {
             "order_number": order["number"], "amount": str(shortfall), "transaction_id": "BK-1",
             "currency": "CNY"})
         assert ok.status_code == 200 and ok.json["matched"] is True
@@ -187,3 +200,54 @@ def test_a_real_bank_gets_the_request_over_http_and_calls_back(app, api, catalog
     finally:
         app.config.update(saved)
         bank.close()
+
+
+def test_bank_callbacks_without_a_good_recent_signature_are_401_and_change_nothing(
+        app, api, catalogue, sim):
+    dealer, order, shortfall = _blocked_order(api, catalogue)
+    assert dealer.post(f"/api/v1/orders/{order['id']}/prepayment").status_code == 201
+    admin = api("admin")
+    body = {"order_number": order["number"], "amount": str(shortfall), "transaction_id": "T-7"}
+    raw = json.dumps(body).encode()
+    good = signed_headers(callback_secret(), raw)
+    tampered = json.dumps(body | {"amount": "1.00"}).encode()
+    refused = [
+        _callback(admin, body, headers={}),  # unsigned: the token alone is not enough
+        _callback(admin, body, secret="not-the-shared-secret"),
+        _callback(admin, body, now=time.time() - 3600),  # an old callback replayed
+        _callback(admin, body, now=time.time() + 3600),
+        _callback(admin, body, headers=good | {"X-Bank-Timestamp": "yesterday"}),
+        admin.client.post(CALLBACK, data=tampered, content_type="application/json",
+                          headers={**admin.headers, **good}),  # body changed after signing
+    ]
+    assert [r.status_code for r in refused] == [401] * len(refused), [r.json for r in refused]
+    assert {r.json["code"] for r in refused} == {"bad_signature"}
+    assert db.session.scalar(select(OrderPayment.status)) == "requested"
+    assert dealer.get(f"/api/v1/orders/{order['id']}").json["status"] == "credit_blocked"
+
+    app.config["BANK_CALLBACK_SECRET"] = "shared-with-the-bank"
+    try:
+        assert _callback(admin, body, secret=callback_secret() + "x").status_code == 401
+        ok = _callback(admin, body, secret="shared-with-the-bank")
+        assert ok.status_code == 200 and ok.json["status"] == "paid", ok.json
+    finally:
+        app.config["BANK_CALLBACK_SECRET"] = None
+    run_due_jobs("test")
+    assert dealer.get(f"/api/v1/orders/{order['id']}").json["status"] == "in_erp"
+
+
+def test_the_simulated_bank_signs_its_callbacks(app, api, catalogue, sim):
+    """The embedded bank's callback passes the same signature check as an outside bank's."""
+    dealer, order, shortfall = _blocked_order(api, catalogue)
+    assert dealer.post(f"/api/v1/orders/{order['id']}/prepayment").status_code == 201
+    later = utcnow() + timedelta(days=1)
+    app.config["BANK_CALLBACK_WINDOW_SECONDS"] = -1  # every signature is out of its window
+    try:
+        assert pay_simulated(now=later) == 0
+    finally:
+        app.config["BANK_CALLBACK_WINDOW_SECONDS"] = 300
+    payment = db.session.scalar(select(OrderPayment))
+    assert payment.status == "requested" and "replay window" in payment.note
+    assert pay_simulated(now=later + timedelta(minutes=2)) == 1
+    db.session.expire_all()
+    assert db.session.scalar(select(OrderPayment.status)) == "paid"

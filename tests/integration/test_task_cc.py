@@ -51,12 +51,15 @@ def test_node_cc_on_completion_reaches_users_and_roles(api):
         assert (entry["instance_id"], entry["cc_reason"]) == (inst["id"], "completion")
 
 
+EN = {"Accept-Language": "en"}  # the messages asserted below are the English ones
+
+
 def test_ad_hoc_cc_and_bad_recipients(api, login):
     inst, review = _to_review(api)
     url = f"/api/v1/tasks/{review['id']}/cc"
     for users, message in ((["director"], "yourself"), (["ghost"], "Unknown user"),
                            (["dealer_east"], "cannot read")):
-        r = api("director").post(url, json={"users": users})
+        r = api("director").post(url, json={"users": users}, headers=EN)
         assert r.status_code == 422 and message in " ".join(r.json["errors"]["users"])
     assert api("mgr_south").get(f"/api/v1/instances/{inst['id']}").status_code == 404
     r = api("director").post(url, json={"users": ["mgr_south"], "comment": "FYI"})

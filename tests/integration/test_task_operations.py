@@ -69,12 +69,16 @@ def test_transfer_hands_the_task_over_for_good(api):
     assert "task.transferred" in _actions(inst["id"])
 
 
+EN = {"Accept-Language": "en"}  # the messages asserted below are the English ones
+
+
 @pytest.mark.parametrize("target,field_error", [
     ("finance", "yourself"), ("director", "cannot hold"), ("dealer_east", "cannot hold"),
     ("nobody", "Unknown user")])
 def test_transfer_to_someone_who_cannot_hold_the_task_is_422(api, target, field_error):
     _, task = _at_check(api)
-    r = api("finance").post(f"/api/v1/tasks/{task['id']}/transfer", json={"user": target})
+    r = api("finance").post(f"/api/v1/tasks/{task['id']}/transfer", json={"user": target},
+                            headers=EN)
     assert r.status_code == 422, r.json
     assert field_error in " ".join(r.json["errors"]["user"])
     assert api("finance").get(f"/api/v1/tasks/{task['id']}").json["status"] == "open"
@@ -209,7 +213,7 @@ def test_add_signers_parallel_any_one_decides(api):
 def test_add_signer_loops_and_unknown_users_are_422(api, users, message):
     _, task = _at_check(api)
     r = api("finance").post(f"/api/v1/tasks/{task['id']}/add-signers",
-                            json={"users": users, "position": "before"})
+                            json={"users": users, "position": "before"}, headers=EN)
     assert r.status_code == 422, r.json
     assert message in " ".join(r.json["errors"]["users"])
     assert api("finance").get(f"/api/v1/tasks/{task['id']}").json["status"] == "open"
