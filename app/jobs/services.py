@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import services as audit
@@ -129,6 +129,28 @@ def claim_batch(worker_id: str, size: int) -> list[Job]:
                                    .execution_options(populate_existing=True)))
     db.session.commit()
     return jobs
+
+
+_JOBS = Job.__table__
+_INSTANCES = ProcessInstance.__table__
+# When the next job falls due (a backoff retry, a job queued for later), the next lease runs
+# out (a killed worker's job), and the next BPMN timer fires: one round trip, index reads.
+_NEXT_DUE = select(
+    select(func.min(_JOBS.c.due_at)).where(_JOBS.c.status == "pending").scalar_subquery(),
+    select(func.min(_JOBS.c.locked_until)).where(_JOBS.c.status == "running")
+    .scalar_subquery(),
+    select(func.min(_INSTANCES.c.next_timer_at)).where(_INSTANCES.c.status == "running")
+    .scalar_subquery())
+
+
+def next_due_at():
+    """The earliest time a job or a BPMN timer falls due (naive UTC), or None.
+
+    What an idle worker sleeps until when it comes before its next poll, so a job retried
+    after a backoff runs at its due time rather than at the poll after it.
+    """
+    times = db.session.execute(_NEXT_DUE).one()
+    return min((t for t in times if t is not None), default=None)
 
 
 def claim_next(worker_id: str) -> Job | None:
