@@ -342,10 +342,11 @@ def _complete(job: Job, result, writes: list) -> str:
 def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
     """Apply several successful calls in one transaction (one commit, one audit append).
 
-    Each result is applied in its own savepoint. The first one that cannot be applied there
-    (lease lost, instance changed, engine error) ends the batch: what was applied is committed,
-    and that job and the rest go through ``finish`` one by one, with its retries and failure
-    handling. Failed calls always go through ``finish``.
+    The results are applied one after the other without savepoints (two round trips a job
+    less). If one cannot be applied (lease lost, instance changed, engine error), the whole
+    batch is rolled back and every job goes through ``finish`` one by one, with its retries
+    and failure handling: one that cannot be applied never takes the others down. Failed
+    calls always go through ``finish``.
     """
     ok = [(job, outcome) for job, outcome in pairs if outcome.kind == "ok"]
     rest = [(job, outcome) for job, outcome in pairs if outcome.kind != "ok"]
@@ -355,27 +356,27 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
         return
     events: list = []
     applied = 0
-    # The leases as claimed: a savepoint that fails after marking its job done leaves that
-    # copy marked done (and unlocked) in the session.
+    # The leases as claimed: an apply that fails after marking its job done leaves that copy
+    # marked done (and unlocked) in the session.
     leases = {job.id: job.locked_by for job, _ in ok}
-    for job, outcome in ok:
-        try:
-            with audit.queued() as mine, db.session.begin_nested():
-                _apply_done(job, outcome.value, outcome.writes)
-        except Exception:  # noqa: BLE001 - handled one by one by finish() below
-            break
-        events += mine
-        applied += 1
     try:
-        audit.write_queued(events)
-        db.session.commit()
+        for job, outcome in ok:
+            with audit.queued() as mine:
+                _apply_done(job, outcome.value, outcome.writes)
+            events += mine
     except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
-        log.exception("worker: a batch of %d results could not be committed", applied)
         db.session.rollback()
-        applied = 0
+    else:
+        try:
+            audit.write_queued(events)
+            db.session.commit()
+            applied = len(ok)
+        except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
+            log.exception("worker: a batch of %d results could not be committed", len(ok))
+            db.session.rollback()
     leftover = ok[applied:] + rest
-    if leftover:
-        db.session.expire_all()  # the failed savepoint left stale copies in the session
+    if applied < len(ok):
+        db.session.expire_all()  # the failed apply left stale copies in the session
     for job, outcome in leftover:
         if job.id in leases:
             # Fresh from the database, but with this worker's lease: if another worker took the
