@@ -101,33 +101,30 @@ def _due_clause(now):
                (Job.status == "running") & (Job.locked_until < now))
 
 
-_CLAIM = (update(Job.__table__)
-          .where(Job.__table__.c.id.in_(bindparam("ids", expanding=True)))
-          .values(status="running", locked_by=bindparam("worker"),
-                  locked_until=bindparam("lease"), attempts=Job.__table__.c.attempts + 1,
-                  updated_at=bindparam("now")))
-
-
 def claim_batch(worker_id: str, size: int) -> list[Job]:
     """Lease up to ``size`` due jobs (or jobs whose lease expired) in one short transaction.
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent workers claim disjoint sets. SQLite:
-    the transaction is ``BEGIN IMMEDIATE`` (one writer at a time). Committed before any runs.
+    One statement: ``UPDATE … WHERE id IN (the first due ids) RETURNING`` the claimed rows.
+    PostgreSQL: the due ids are selected ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+    claim disjoint sets. SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
+    time). Committed before any runs; the jobs come back in due order.
     """
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["JOB_LOCK_SECONDS"])
-    stmt = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
+    due = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = list(sql.execute(stmt).scalars())
-    if not ids:
+        due = due.with_for_update(skip_locked=True)
+    claim = (update(Job).where(Job.id.in_(due.scalar_subquery()))
+             .values(status="running", locked_by=worker_id, locked_until=lease,
+                     attempts=Job.attempts + 1, updated_at=now)
+             .returning(Job))
+    jobs = list(db.session.scalars(claim, execution_options={"populate_existing": True,
+                                                             "synchronize_session": False}))
+    if not jobs:
         db.session.rollback()
         return []
-    sql.execute(_CLAIM, {"ids": ids, "worker": worker_id, "lease": lease, "now": now})
-    jobs = list(db.session.scalars(select(Job).where(Job.id.in_(ids))
-                                   .order_by(Job.due_at, Job.id)
-                                   .execution_options(populate_existing=True)))
     db.session.commit()
+    jobs.sort(key=lambda job: (job.due_at, job.id))
     return jobs
 
 
@@ -340,7 +337,8 @@ def _complete(job: Job, result, writes: list) -> str:
 
 
 def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
-    """Apply several successful calls in one transaction (one commit, one audit append).
+    """Apply several successful calls in one transaction (one commit, one audit append, one
+    insert of their log rows).
 
     The results are applied one after the other without savepoints (two round trips a job
     less). If one cannot be applied (lease lost, instance changed, engine error), the whole
@@ -362,12 +360,13 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
     try:
         for job, outcome in ok:
             with audit.queued() as mine:
-                _apply_done(job, outcome.value, outcome.writes)
+                _apply_done(job, outcome.value, [])
             events += mine
     except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
         db.session.rollback()
     else:
         try:
+            deferred.write([row for _, outcome in ok for row in outcome.writes])  # one insert
             audit.write_queued(events)
             db.session.commit()
             applied = len(ok)
