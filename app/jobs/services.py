@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import orjson
 from flask import current_app
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import services as audit
@@ -101,34 +101,53 @@ def _due_clause(now):
                (Job.status == "running") & (Job.locked_until < now))
 
 
-_CLAIM = (update(Job.__table__)
-          .where(Job.__table__.c.id.in_(bindparam("ids", expanding=True)))
-          .values(status="running", locked_by=bindparam("worker"),
-                  locked_until=bindparam("lease"), attempts=Job.__table__.c.attempts + 1,
-                  updated_at=bindparam("now")))
-
-
 def claim_batch(worker_id: str, size: int) -> list[Job]:
     """Lease up to ``size`` due jobs (or jobs whose lease expired) in one short transaction.
 
-    PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so concurrent workers claim disjoint sets. SQLite:
-    the transaction is ``BEGIN IMMEDIATE`` (one writer at a time). Committed before any runs.
+    One statement: ``UPDATE … WHERE id IN (the first due ids) RETURNING`` the claimed rows.
+    PostgreSQL: the due ids are selected ``FOR UPDATE SKIP LOCKED``, so concurrent workers
+    claim disjoint sets. SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
+    time). Committed before any runs; the jobs come back in due order.
     """
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["JOB_LOCK_SECONDS"])
-    stmt = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
+    due = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    ids = list(sql.execute(stmt).scalars())
-    if not ids:
+        due = due.with_for_update(skip_locked=True)
+    claim = (update(Job).where(Job.id.in_(due.scalar_subquery()))
+             .values(status="running", locked_by=worker_id, locked_until=lease,
+                     attempts=Job.attempts + 1, updated_at=now)
+             .returning(Job))
+    jobs = list(db.session.scalars(claim, execution_options={"populate_existing": True,
+                                                             "synchronize_session": False}))
+    if not jobs:
         db.session.rollback()
         return []
-    sql.execute(_CLAIM, {"ids": ids, "worker": worker_id, "lease": lease, "now": now})
-    jobs = list(db.session.scalars(select(Job).where(Job.id.in_(ids))
-                                   .order_by(Job.due_at, Job.id)
-                                   .execution_options(populate_existing=True)))
     db.session.commit()
+    jobs.sort(key=lambda job: (job.due_at, job.id))
     return jobs
+
+
+_JOBS = Job.__table__
+_INSTANCES = ProcessInstance.__table__
+# When the next job falls due (a backoff retry, a job queued for later), the next lease runs
+# out (a killed worker's job), and the next BPMN timer fires: one round trip, index reads.
+_NEXT_DUE = select(
+    select(func.min(_JOBS.c.due_at)).where(_JOBS.c.status == "pending").scalar_subquery(),
+    select(func.min(_JOBS.c.locked_until)).where(_JOBS.c.status == "running")
+    .scalar_subquery(),
+    select(func.min(_INSTANCES.c.next_timer_at)).where(_INSTANCES.c.status == "running")
+    .scalar_subquery())
+
+
+def next_due_at():
+    """The earliest time a job or a BPMN timer falls due (naive UTC), or None.
+
+    What an idle worker sleeps until when it comes before its next poll, so a job retried
+    after a backoff runs at its due time rather than at the poll after it.
+    """
+    times = db.session.execute(_NEXT_DUE).one()
+    return min((t for t in times if t is not None), default=None)
 
 
 def claim_next(worker_id: str) -> Job | None:
@@ -318,12 +337,14 @@ def _complete(job: Job, result, writes: list) -> str:
 
 
 def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
-    """Apply several successful calls in one transaction (one commit, one audit append).
+    """Apply several successful calls in one transaction (one commit, one audit append, one
+    insert of their log rows).
 
-    Each result is applied in its own savepoint. The first one that cannot be applied there
-    (lease lost, instance changed, engine error) ends the batch: what was applied is committed,
-    and that job and the rest go through ``finish`` one by one, with its retries and failure
-    handling. Failed calls always go through ``finish``.
+    The results are applied one after the other without savepoints (two round trips a job
+    less). If one cannot be applied (lease lost, instance changed, engine error), the whole
+    batch is rolled back and every job goes through ``finish`` one by one, with its retries
+    and failure handling: one that cannot be applied never takes the others down. Failed
+    calls always go through ``finish``.
     """
     ok = [(job, outcome) for job, outcome in pairs if outcome.kind == "ok"]
     rest = [(job, outcome) for job, outcome in pairs if outcome.kind != "ok"]
@@ -333,27 +354,28 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
         return
     events: list = []
     applied = 0
-    # The leases as claimed: a savepoint that fails after marking its job done leaves that
-    # copy marked done (and unlocked) in the session.
+    # The leases as claimed: an apply that fails after marking its job done leaves that copy
+    # marked done (and unlocked) in the session.
     leases = {job.id: job.locked_by for job, _ in ok}
-    for job, outcome in ok:
-        try:
-            with audit.queued() as mine, db.session.begin_nested():
-                _apply_done(job, outcome.value, outcome.writes)
-        except Exception:  # noqa: BLE001 - handled one by one by finish() below
-            break
-        events += mine
-        applied += 1
     try:
-        audit.write_queued(events)
-        db.session.commit()
+        for job, outcome in ok:
+            with audit.queued() as mine:
+                _apply_done(job, outcome.value, [])
+            events += mine
     except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
-        log.exception("worker: a batch of %d results could not be committed", applied)
         db.session.rollback()
-        applied = 0
+    else:
+        try:
+            deferred.write([row for _, outcome in ok for row in outcome.writes])  # one insert
+            audit.write_queued(events)
+            db.session.commit()
+            applied = len(ok)
+        except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
+            log.exception("worker: a batch of %d results could not be committed", len(ok))
+            db.session.rollback()
     leftover = ok[applied:] + rest
-    if leftover:
-        db.session.expire_all()  # the failed savepoint left stale copies in the session
+    if applied < len(ok):
+        db.session.expire_all()  # the failed apply left stale copies in the session
     for job, outcome in leftover:
         if job.id in leases:
             # Fresh from the database, but with this worker's lease: if another worker took the

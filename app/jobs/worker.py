@@ -1,13 +1,16 @@
 """The worker process: polls due jobs and timers, and runs periodic jobs, with APScheduler.
 
 On PostgreSQL the worker also LISTENs for queued jobs (``app.jobs.wakeup``) and polls at once.
+After each poll it looks up when the next job or BPMN timer falls due and, when that comes
+before the next poll, polls again at that moment: a job retried after its backoff runs at its
+due time, whatever ``WORKER_POLL_SECONDS``.
 """
 
 import logging
 import os
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -17,7 +20,7 @@ from flask import current_app
 from app.core import web
 from app.extensions import db
 from app.jobs import periodic, wakeup
-from app.jobs.services import run_due_jobs
+from app.jobs.services import next_due_at, run_due_jobs
 from app.jobs.timers import fire_due_timers
 from app.notify.services import worker_tick as notify_tick
 from app.payments.services import pay_simulated
@@ -52,8 +55,14 @@ def run_slot(app, name: str, worker_id: str) -> None:
             db.session.remove()
 
 
+# A job or timer due within this long after a poll is waited for inside that poll: a poll
+# rescheduled so close to its own end would find it still running, and be skipped.
+SHORT_WAIT = 0.05
+
+
 class Waker:
-    """Runs the poll now when a notification says a job was queued (see ``app.jobs.wakeup``).
+    """Runs the poll now when a notification says a job was queued (see ``app.jobs.wakeup``),
+    or at the moment the next job or timer falls due (``wake_at``).
 
     A notification that arrives while a poll runs makes that poll go round once more, so a job
     committed just after the poll's last claim is not left for the next interval.
@@ -67,31 +76,65 @@ class Waker:
     def wake(self) -> None:
         self.pending.set()
         if not self.busy:
-            try:
-                self.scheduler.modify_job("poll", next_run_time=datetime.now(UTC))
-            except Exception:  # noqa: BLE001 - scheduler shutting down: nothing to wake
-                log.debug("worker wake-up ignored", exc_info=True)
+            self._poll_at(datetime.now(UTC))
+
+    def wake_at(self, when: datetime) -> None:
+        """Poll at ``when`` (aware) if that comes before the poll already scheduled."""
+        job = self.scheduler.get_job("poll")
+        if job is None or (job.next_run_time is not None and job.next_run_time <= when):
+            return
+        self._poll_at(when)
+
+    def _poll_at(self, when: datetime) -> None:
+        try:
+            self.scheduler.modify_job("poll", next_run_time=when)
+        except Exception:  # noqa: BLE001 - scheduler shutting down: nothing to wake
+            log.debug("worker wake-up ignored", exc_info=True)
+
+
+def seconds_until_due(now: datetime | None = None) -> float | None:
+    """Seconds from ``now`` (naive UTC) until the next job or timer falls due (≤ 0: due)."""
+    due = next_due_at()
+    if due is None:
+        return None
+    return (due - (now or datetime.now(UTC).replace(tzinfo=None))).total_seconds()
 
 
 def configure(scheduler: BaseScheduler, app, worker_id: str) -> Waker:
     """Add the poll and one job per registered periodic job (fired at its slot starts)."""
     waker = Waker(scheduler)
+    interval = float(app.config["WORKER_POLL_SECONDS"])
 
     def poll():
         waker.busy = True
+        wait = None
         try:
             with app.app_context():
                 while True:
                     waker.pending.clear()
                     try:
-                        tick(worker_id)
+                        ran = tick(worker_id)
+                        wait = seconds_until_due()
                     except Exception:  # noqa: BLE001 - keep polling after an unexpected failure
                         log.exception("worker tick failed")
+                        wait = None
                         break
-                    if not waker.pending.is_set():
-                        break
+                    finally:
+                        db.session.remove()
+                    if waker.pending.is_set():
+                        continue
+                    if wait is not None and wait <= 0 and ran:
+                        continue  # more was due than one round takes
+                    if wait is not None and 0 < wait <= SHORT_WAIT:
+                        waker.pending.wait(wait)  # due in a moment: wait for it here
+                        continue
+                    # Nothing due before the next poll, or due but not taken by this round
+                    # (another worker's claim, a timer that would not fire): the poll retries.
+                    break
         finally:
             waker.busy = False
+        if wait is not None and SHORT_WAIT < wait < interval:
+            waker.wake_at(datetime.now(UTC) + timedelta(seconds=wait))
 
     scheduler.add_job(poll, "interval", seconds=app.config["WORKER_POLL_SECONDS"],
                       max_instances=1, coalesce=True, id="poll")

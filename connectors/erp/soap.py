@@ -25,6 +25,7 @@ from lxml import etree
 from zeep import Client, Settings, Transport
 from zeep import exceptions as zeep_exc
 from zeep.helpers import serialize_object
+from zeep.wsdl import Document
 from zeep.wsse.username import UsernameToken
 
 from connectors.registry import BusinessError, ConnectorError
@@ -117,6 +118,24 @@ def _session_for(url: str) -> requests.Session:
     return session
 
 
+_document: Document | None = None
+_document_lock = threading.Lock()
+
+
+def shipped_wsdl() -> Document:
+    """The shipped WSDL, parsed once per process and shared by every client.
+
+    Parsing it (schemas, bindings, messages) costs tens of milliseconds, for each thread's
+    client; the parsed document is only read afterwards. It never fetches anything: the WSDL
+    is a local file and external references are forbidden.
+    """
+    global _document
+    with _document_lock:
+        if _document is None:
+            _document = Document(str(WSDL_PATH), Transport(), settings=_zeep_settings())
+        return _document
+
+
 class ErpClient:
     """Calls the BAPIs of the shipped WSDL at ``settings.url``."""
 
@@ -130,7 +149,7 @@ class ErpClient:
             session.auth = (settings.user, settings.password or "")
         transport = RecordingTransport(session=session, timeout=settings.timeout,
                                        operation_timeout=settings.timeout)
-        self.client = Client(str(WSDL_PATH), transport=transport, settings=_zeep_settings(),
+        self.client = Client(shipped_wsdl(), transport=transport, settings=_zeep_settings(),
                              wsse=wsse)
         self.service = self.client.create_service(BINDING, settings.url)
 

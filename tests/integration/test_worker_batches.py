@@ -1,5 +1,6 @@
-"""Results that finish together are applied in one transaction, each in its own savepoint: one
-that cannot be applied never takes the others down, and the audit chain stays whole."""
+"""Results that finish together are applied in one transaction: one that cannot be applied
+never takes the others down (the batch is then applied one by one), and the audit chain stays
+whole."""
 
 from sqlalchemy import func, select, text, update
 
