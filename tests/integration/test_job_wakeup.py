@@ -15,28 +15,17 @@ from app.extensions import db
 from app.jobs import wakeup
 from app.jobs.models import Job
 from app.tasks.services import start_instance
+from tests.integration.service_models import one_service_task
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("DEALERFLOW_TEST_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not PG_URL, reason="LISTEN/NOTIFY needs PostgreSQL")
 
-MODEL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-<bpmn:process id="echo_once" isExecutable="true">
-  <bpmn:startEvent id="s"/>
-  <bpmn:serviceTask id="call"><bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="platform.echo" resultVariable="result">
-      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements></bpmn:serviceTask>
-  <bpmn:endEvent id="e"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
-  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
-</bpmn:process></bpmn:definitions>"""
+MODEL = one_service_task("echo_once", "platform.echo")
 
 
 def _deploy() -> None:
-    deploy_files({"echo_once.bpmn": MODEL.encode()}, "test")
+    deploy_files({"echo_once.bpmn": MODEL}, "test")
     db.session.commit()
 
 

@@ -13,24 +13,13 @@ from app.extensions import db
 from app.jobs.models import Job
 from app.jobs.services import CallOutcome, claim_batch, finish_batch
 from app.tasks.services import start_instance
+from tests.integration.service_models import one_service_task
 
-MODEL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-<bpmn:process id="one_call" isExecutable="true">
-  <bpmn:startEvent id="s"/>
-  <bpmn:serviceTask id="call"><bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="platform.echo" resultVariable="result">
-      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements></bpmn:serviceTask>
-  <bpmn:endEvent id="e"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
-  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
-</bpmn:process></bpmn:definitions>"""
+MODEL = one_service_task("one_call", "platform.echo")
 
 
 def _claimed(n: int) -> list[Job]:
-    deploy_files({"one_call.bpmn": MODEL.encode()}, "test")
+    deploy_files({"one_call.bpmn": MODEL}, "test")
     admin = User.by_username("admin")
     for _ in range(n):
         start_instance("one_call", admin, None)

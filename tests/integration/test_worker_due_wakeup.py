@@ -16,6 +16,7 @@ from app.jobs.services import next_due_at
 from app.jobs.worker import configure
 from app.tasks.services import start_instance
 from connectors.registry import ConnectorError, registry
+from tests.integration.service_models import one_service_task
 
 CALLS: list[float] = []
 
@@ -28,19 +29,7 @@ def _fails_once(params, ctx):
     return {"ok": True}
 
 
-SERVICE = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-<bpmn:process id="fails_once" isExecutable="true">
-  <bpmn:startEvent id="s"/>
-  <bpmn:serviceTask id="call"><bpmn:extensionElements>
-    <spiffworkflow:serviceTaskOperator id="test.fails_once" resultVariable="r">
-      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
-  </bpmn:extensionElements></bpmn:serviceTask>
-  <bpmn:endEvent id="e"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="call"/>
-  <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="e"/>
-</bpmn:process></bpmn:definitions>"""
+SERVICE = one_service_task("fails_once", "test.fails_once", "r")
 
 TIMER = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
