@@ -170,12 +170,14 @@ def _apply_result(job: Job, result: dict) -> None:
     instance = db.session.get(ProcessInstance, job.instance_id)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)
+    # No human task waiting before the apply: the instance has no open task row to look up.
+    none_open = not runtime.ready_human_tasks(workflow)
     if job.result_variable:
         task.data[job.result_variable] = result
     task.data.update(result.get("_data", {}) if isinstance(result, dict) else {})
     task.complete()
     run_engine(instance, workflow)
-    save(instance, workflow, None)
+    save(instance, workflow, None, none_open=none_open)
 
 
 def _business_error(job: Job, exc: BusinessError) -> bool:
