@@ -20,7 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
-from datetime import timedelta
+import threading
+import time
+from datetime import UTC, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,8 +57,77 @@ def _make_app(url: str, tmp: Path):
     return app
 
 
-def _round(app, url: str, erp_url: str, tmp: Path, n: int, workers: int) -> tuple[float, float]:
-    """(seconds from due time to the last job done, CPU seconds the worker processes used)."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (the simulator's gunicorn arbiter and its worker)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+class _CpuSampler(threading.Thread):
+    """Samples, every ``interval`` seconds, the CPU used by the PostgreSQL backends connected to
+    the bench database (all but the sampler's own) and by the simulator's processes, so the CPU
+    spent between two instants (the jobs' due time and the last job done) can be read back."""
+
+    def __init__(self, url: str, simulator_pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.url, self.simulator_pid, self.interval = url, simulator_pid, interval
+        self.samples: list[tuple[float, dict[int, float], float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            sim = _process_tree(self.simulator_pid)
+            while not self.stop.is_set():
+                pids = [r[0] for r in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")]
+                pg = {pid: cpu for pid in pids if (cpu := _proc_cpu(pid)) is not None}
+                sim_cpu = sum(cpu for pid in sim if (cpu := _proc_cpu(pid)) is not None)
+                self.samples.append((time.time(), pg, sim_cpu))
+                self.stop.wait(self.interval)
+
+    def between(self, start: float, end: float) -> tuple[float, float]:
+        """(PostgreSQL backends' CPU seconds, simulator CPU seconds) from ``start`` to ``end``."""
+        def at(t: float):
+            return min(self.samples, key=lambda s: abs(s[0] - t))
+        (_, pg0, sim0), (_, pg1, sim1) = at(start), at(end)
+        # A backend that connected after ``start`` counts from zero.
+        pg = sum(cpu - pg0.get(pid, 0.0) for pid, cpu in pg1.items())
+        return pg, sim1 - sim0
+
+
+def _round(app, url: str, erp_url: str, tmp: Path, n: int, workers: int,
+           sampler: "_CpuSampler | None" = None) -> tuple[float, float, float, float]:
+    """(seconds from due time to the last job done, CPU seconds the worker processes used,
+    CPU seconds of the PostgreSQL backends serving them and of the simulator meanwhile)."""
     from sqlalchemy import func, select, update
 
     from app.core.models import User, utcnow
@@ -89,7 +160,11 @@ def _round(app, url: str, erp_url: str, tmp: Path, n: int, workers: int) -> tupl
         db.session.remove()
     if done != n:
         print(f"  warning: {done} of {n} jobs done ({'; '.join(outs)})")
-    return (last - due).total_seconds(), cpu
+    pg_cpu = sim_cpu = 0.0
+    if sampler is not None:
+        epoch = due.replace(tzinfo=UTC).timestamp()  # timestamps in the database are naive UTC
+        pg_cpu, sim_cpu = sampler.between(epoch, epoch + (last - due).total_seconds())
+    return (last - due).total_seconds(), cpu, pg_cpu, sim_cpu
 
 
 def run(url: str, n: int, repeat: int) -> None:
@@ -99,23 +174,33 @@ def run(url: str, n: int, repeat: int) -> None:
         app = _make_app(url, tmp)
         c.quiet_logging()
         erp_url, simulator = bw._start_simulator(tmp, "gunicorn")
+        sampler = _CpuSampler(url, simulator.pid)
+        sampler.start()
         try:
             _round(app, url, erp_url, tmp, 40, 1)  # warm the simulator and the caches
             # Rounds alternate (1, 2, 1, 2 …) so a change in the machine's load hits both.
             results = {1: [], 2: []}
             for _ in range(repeat):
                 for workers in (1, 2):
-                    results[workers].append(_round(app, url, erp_url, tmp, n, workers))
+                    results[workers].append(_round(app, url, erp_url, tmp, n, workers, sampler))
         finally:
+            sampler.stop.set()
+            sampler.join(timeout=5)
             os.killpg(simulator.pid, 15)
             simulator.wait(timeout=10)
-        seconds = {w: statistics.median(s for s, _ in r) for w, r in results.items()}
-        cpu_ms = {w: statistics.median(cpu for _, cpu in r) * 1000 / n for w, r in results.items()}
+        seconds = {w: statistics.median(r[0] for r in rs) for w, rs in results.items()}
+
+        def per_task(w: int, i: int) -> float:
+            return statistics.median(r[i] for r in results[w]) * 1000 / n
+
+        cpu_ms = {w: per_task(w, 1) for w in results}
         rows = [[f"{w} worker{'s' if w > 1 else ''}", c.fmt(n / seconds[w], 0),
-                 c.fmt(seconds[w], 2), c.fmt(cpu_ms[w], 2),
-                 " ".join(f"{n / s:.0f}" for s, _ in results[w])] for w in (1, 2)]
+                 c.fmt(seconds[w], 2), c.fmt(cpu_ms[w], 2), c.fmt(per_task(w, 2), 2),
+                 c.fmt(per_task(w, 3), 2),
+                 " ".join(f"{n / r[0]:.0f}" for r in results[w])] for w in (1, 2)]
         c.print_table(["PostgreSQL, erp.get_credit_status", "tasks/s", "seconds",
-                       "worker CPU ms/task", "tasks/s of each round"], rows,
+                       "worker CPU ms/task", "PostgreSQL CPU ms/task", "simulator CPU ms/task",
+                       "tasks/s of each round"], rows,
                       title=f"Worker scale-out ({n} tasks per round, median of {repeat} rounds)")
         ratio = seconds[1] / seconds[2]
         print(f"target 2 workers ≥ 1.5× one worker: {ratio:.2f}× "

@@ -374,8 +374,13 @@ def reindex_subscriptions(missing_only: bool = False) -> tuple[int, int]:
 completion_hooks: list = []
 
 
-def save(instance: ProcessInstance, workflow, actor: User | None, on_written=None) -> None:
-    """Store the state, then project human tasks and jobs (``on_written`` runs in between)."""
+def save(instance: ProcessInstance, workflow, actor: User | None, on_written=None,
+         none_open: bool = False) -> None:
+    """Store the state, then project human tasks and jobs (``on_written`` runs in between).
+
+    ``none_open``: the state ``workflow`` was loaded from had no READY human task (see
+    ``sync_human_tasks``).
+    """
     from app.jobs.services import sync_jobs
     from app.tasks.projection import sync_human_tasks
 
@@ -386,7 +391,7 @@ def save(instance: ProcessInstance, workflow, actor: User | None, on_written=Non
     _sync_subscriptions(instance, workflow, had_waiting)
     if on_written is not None:
         on_written(instance)
-    sync_human_tasks(instance, workflow)
+    sync_human_tasks(instance, workflow, none_open)
     sync_jobs(instance, workflow)
     if completed:
         record(actor.username if actor else "system", "instance.completed",

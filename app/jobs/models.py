@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.models import Model, utcnow
@@ -14,7 +14,13 @@ class Job(Model):
     engine task, ``instance_id`` only when an instance caused it)."""
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_due", "status", "due_at"),)
+    # Only the jobs still to run or running (a few, whatever the history) are indexed, in the
+    # claim's order: a claim reads the first due entries and stops, and done jobs' entries
+    # (gone on their last update) never pile up in front of it. Queries reach it by repeating
+    # the predicate literally (``OPEN``), which SQLite needs to use a partial index.
+    __table_args__ = (Index("ix_job_open_due", "due_at", "id",
+                            postgresql_where=text("status IN ('pending', 'running')"),
+                            sqlite_where=text("status IN ('pending', 'running')")),)
     kind: Mapped[str] = mapped_column(String(20), default="service", nullable=False)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"),
                                                     index=True)
@@ -33,6 +39,10 @@ class Job(Model):
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     result: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+# The partial index's predicate, for queries to repeat (AND) so both databases use the index.
+OPEN = text("job.status IN ('pending', 'running')")
 
 
 class Incident(Model):

@@ -22,7 +22,7 @@ from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
 from app.jobs import deferred, wakeup
-from app.jobs.models import Incident, Job
+from app.jobs.models import OPEN, Incident, Job
 from connectors.registry import BusinessError, CallContext, registry
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def enqueue(operation: str, params: dict, *, idempotency_key: str,
 
 
 def _due_clause(now):
-    return or_((Job.status == "pending") & (Job.due_at <= now),
-               (Job.status == "running") & (Job.locked_until < now))
+    return OPEN & or_((Job.status == "pending") & (Job.due_at <= now),
+                      (Job.status == "running") & (Job.locked_until < now))
 
 
 def claim_batch(worker_id: str, size: int) -> list[Job]:
@@ -121,7 +121,10 @@ def claim_batch(worker_id: str, size: int) -> list[Job]:
     jobs = list(db.session.scalars(claim, execution_options={"populate_existing": True,
                                                              "synchronize_session": False}))
     if not jobs:
-        db.session.rollback()
+        # Nothing changed: end the transaction with a commit. A rollback would also make
+        # psycopg forget its server-side prepared statements and their use counts, so an idle
+        # worker's polls (and the statements after them) would be planned afresh each time.
+        db.session.commit()
         return []
     db.session.commit()
     jobs.sort(key=lambda job: (job.due_at, job.id))
@@ -133,8 +136,8 @@ _INSTANCES = ProcessInstance.__table__
 # When the next job falls due (a backoff retry, a job queued for later), the next lease runs
 # out (a killed worker's job), and the next BPMN timer fires: one round trip, index reads.
 _NEXT_DUE = select(
-    select(func.min(_JOBS.c.due_at)).where(_JOBS.c.status == "pending").scalar_subquery(),
-    select(func.min(_JOBS.c.locked_until)).where(_JOBS.c.status == "running")
+    select(func.min(_JOBS.c.due_at)).where(OPEN, _JOBS.c.status == "pending").scalar_subquery(),
+    select(func.min(_JOBS.c.locked_until)).where(OPEN, _JOBS.c.status == "running")
     .scalar_subquery(),
     select(func.min(_INSTANCES.c.next_timer_at)).where(_INSTANCES.c.status == "running")
     .scalar_subquery())
@@ -167,12 +170,14 @@ def _apply_result(job: Job, result: dict) -> None:
     instance = db.session.get(ProcessInstance, job.instance_id)
     workflow = load_workflow_of(instance)
     task = runtime.task_by_id(workflow, job.engine_task_id)
+    # No human task waiting before the apply: the instance has no open task row to look up.
+    none_open = not runtime.ready_human_tasks(workflow)
     if job.result_variable:
         task.data[job.result_variable] = result
     task.data.update(result.get("_data", {}) if isinstance(result, dict) else {})
     task.complete()
     run_engine(instance, workflow)
-    save(instance, workflow, None)
+    save(instance, workflow, None, none_open=none_open)
 
 
 def _business_error(job: Job, exc: BusinessError) -> bool:

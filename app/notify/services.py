@@ -174,15 +174,29 @@ _RECIPIENT = sql.prepared(select(_USERS.c.id, _USERS.c.username, _USERS.c.active
                           .where(_USERS.c.id == bindparam("id")))
 
 
+def _starter(user_id: int):
+    """The starter's row, read once per transaction: the worker completes many instances of
+    the same starters in one transaction (a batch of results)."""
+    session = db.session()
+    transaction = session.get_transaction()
+    cached = session.info.get("notify_starters")
+    if transaction is None or cached is None or cached[0] is not transaction:
+        cached = session.info["notify_starters"] = (transaction, {})
+    rows = cached[1]
+    if user_id not in rows:
+        rows[user_id] = sql.execute(_RECIPIENT, {"id": user_id}).first()
+    return rows[user_id]
+
+
 def notify_outcome(instance) -> None:
     """Tell whoever started an instance how it ended (a completion hook of the engine).
 
     The worker completes most instances: the starter is read as the few columns ``notify``
-    uses (one prepared statement), not loaded as an ORM object each time.
+    uses (one prepared statement, once per transaction), not loaded as an ORM object each time.
     """
     if instance.started_by_id is None:
         return
-    starter = sql.execute(_RECIPIENT, {"id": instance.started_by_id}).first()
+    starter = _starter(instance.started_by_id)
     if starter is None:
         return
     outcome = _OUTCOMES.get(instance.outcome or "", f"已完成 {instance.outcome or 'completed'}")

@@ -173,10 +173,15 @@ def _pass_no(instance: ProcessInstance, bpmn_id: str) -> int:
     return (last or 0) + 1
 
 
-def sync_human_tasks(instance: ProcessInstance, workflow) -> list[int]:
-    """Insert rows for new READY tasks; cancel open rows whose engine task is gone."""
+def sync_human_tasks(instance: ProcessInstance, workflow, none_open: bool = False) -> list[int]:
+    """Insert rows for new READY tasks; cancel open rows whose engine task is gone.
+
+    ``none_open``: the caller knows the instance has no open row (the state it loaded and is
+    saving over, under the instance's optimistic lock, had no READY human task, and every save
+    cancels the open rows of tasks no longer READY), so they are not read.
+    """
     ready = {str(t.id): t for t in runtime.ready_human_tasks(workflow)}
-    open_rows = sql.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
+    open_rows = [] if none_open else sql.execute(_OPEN_ROWS, {"instance_id": instance.id}).all()
     known = {r.engine_task_id for r in open_rows}
     gone = [r.id for r in open_rows if r.engine_task_id not in ready]
     if gone:

@@ -77,7 +77,9 @@ def ts(value: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+    """A ``ts`` text back as a datetime (every due check of ``advance`` parses a few: the ISO
+    parser is an order of magnitude cheaper than ``strptime``)."""
+    return datetime.fromisoformat(text)
 
 
 def gross(net: Decimal) -> Decimal:

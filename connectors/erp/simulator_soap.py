@@ -1,6 +1,7 @@
 """SOAP 1.1 plumbing for the ERP simulator: a hardened parser and document/literal replies."""
 
 import re
+import threading
 
 from lxml import etree
 
@@ -19,9 +20,18 @@ class SoapFault(Exception):
         self.code, self.message = code, message
 
 
+_local = threading.local()
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_blank_text=True)
+    """The hardened parser, one per request thread (a parser is not shared between threads;
+    building one per call costs more than parsing a small envelope)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+            huge_tree=False, remove_blank_text=True)
+    return parser
 
 
 def parse_request(body: bytes) -> tuple[str, etree._Element, etree._Element | None]:

@@ -80,3 +80,91 @@ def test_a_lease_taken_over_by_another_worker_is_not_applied_and_the_rest_are(ap
     assert db.session.get(Job, jobs[0].id).locked_by == "w2"  # still w2's to finish
     assert _completed_events() == 2
     assert verify_chain()[1] is None
+
+
+def _notified(jobs) -> int:
+    from app.notify.models import Notification
+
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.instance_id.in_([j.instance_id for j in jobs])))
+
+
+def test_a_batch_notifies_every_starter_and_a_later_batch_sees_the_starter_as_now(app):
+    """The starter of a batch's instances is read once per transaction, never longer: once
+    deactivated (committed), the next batch no longer notifies them."""
+    jobs = _claimed(6)
+    finish_batch([(job, _ok(i)) for i, job in enumerate(jobs[:3])])
+    assert _notified(jobs[:3]) == 3
+    db.session.execute(update(User).where(User.username == "admin").values(active=False))
+    db.session.commit()
+    finish_batch([(job, _ok(i)) for i, job in enumerate(jobs[3:])])
+    assert _statuses(jobs) == [("done", "completed")] * 6
+    assert _notified(jobs[3:]) == 0
+
+
+PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+<bpmn:process id="call_and_approve" isExecutable="true">
+  <bpmn:laneSet id="ls"><bpmn:lane id="admin" name="admin">
+    <bpmn:flowNodeRef>approve</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+  <bpmn:startEvent id="s"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:serviceTask id="call"><bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="platform.echo" resultVariable="result">
+      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
+  </bpmn:extensionElements></bpmn:serviceTask>
+  <bpmn:userTask id="approve" name="Approve"/>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:endEvent id="e"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="split"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="call"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="approve"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="call" targetRef="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="approve" targetRef="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="e"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def test_a_result_applied_beside_a_waiting_human_task_keeps_that_task_open(app):
+    from app.tasks.models import HumanTask
+
+    deploy_files({"call_and_approve.bpmn": PARALLEL.encode()}, "test")
+    admin = User.by_username("admin")
+    starts = [start_instance("call_and_approve", admin, None) for _ in range(2)]
+    db.session.commit()
+    jobs = claim_batch("w1", 2)
+    assert len(jobs) == 2
+    finish_batch([(job, _ok(i)) for i, job in enumerate(jobs)])
+    assert _statuses(jobs) == [("done", "running")] * 2
+    open_tasks = db.session.scalars(select(HumanTask.bpmn_id).where(
+        HumanTask.instance_id.in_([j.instance_id for j in jobs]), HumanTask.status == "open"))
+    assert sorted(open_tasks) == ["approve", "approve"], starts
+
+
+def test_the_claim_and_the_next_due_time_read_the_open_jobs_index(app):
+    """Only jobs still to run are indexed (done ones drop out): the claim reads that index in
+    its order (no sort) and stops, whatever the history of done jobs."""
+    from app.core.models import utcnow
+    from app.jobs import services
+
+    now = utcnow()
+    due = (select(Job.id).where(services._due_clause(now))
+           .order_by(Job.due_at, Job.id).limit(8))
+    sqlite = db.engine.dialect.name == "sqlite"
+    if not sqlite:  # an empty test table: make the planner show whether the index can serve
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            db.session.execute(text(f"SET LOCAL {setting} = off"))
+    for stmt in (due, services._NEXT_DUE):
+        compiled = stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True})
+        if sqlite:
+            plan = [r[3] for r in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+            job_steps = [step for step in plan if " job " in f"{step} "]
+            assert job_steps and all("ix_job_open_due" in step for step in job_steps), plan
+            assert not any("TEMP B-TREE" in step for step in plan), plan
+        else:
+            plan = [r[0] for r in db.session.execute(text(f"EXPLAIN {compiled}"))]
+            job_steps = [step for step in plan if " on job" in step]
+            assert job_steps and all("ix_job_open_due" in step for step in job_steps), plan
+            assert not any("Sort" in step for step in plan), plan
+    db.session.rollback()
