@@ -39,14 +39,6 @@ def timed(call, expect: int = 200) -> list[float]:
     return out
 
 
-def client_for(app, username):
-    client = app.test_client()
-    r = client.post("/login", data={"username": username, "password": "demo"})
-    if r.status_code not in (302, 303):
-        raise SystemExit(f"login {username}: HTTP {r.status_code}")
-    return client
-
-
 def main() -> None:
     tmp = c.temp_dir("bench-modeler-")
     try:
@@ -59,7 +51,7 @@ def main() -> None:
 
             licence = c.add_attachment()
             db.session.commit()
-        applicant, analyst = client_for(app, "applicant"), client_for(app, "analyst")
+        applicant, analyst = c.logged_in_client(app, "applicant"), c.logged_in_client(app, "analyst")
         r = applicant.post(f"/api/v1/processes/{KEY}/instances",
                            json={"data": c.application(licence)})
         if r.status_code != 201:

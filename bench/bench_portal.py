@@ -84,14 +84,6 @@ def timed(client, path: str, expect: int = 200) -> list[float]:
     return out
 
 
-def client_for(app, username):
-    client = app.test_client()
-    r = client.post("/login", data={"username": username, "password": "demo"})
-    if r.status_code not in (302, 303):
-        raise SystemExit(f"login {username}: HTTP {r.status_code}")
-    return client
-
-
 def main() -> None:
     from app import create_app
     from app.extensions import db
@@ -108,7 +100,7 @@ def main() -> None:
         t0 = time.perf_counter()
         seed(app)
         print(f"seeded {ORDERS} orders and {NOTICES} announcements in {time.perf_counter() - t0:.1f} s")
-    dealer, cs = client_for(app, "dealer_east"), client_for(app, "cs")
+    dealer, cs = c.logged_in_client(app, "dealer_east"), c.logged_in_client(app, "cs")
     since = (date.today() - timedelta(days=60)).isoformat()
     rows = []
     base = timed(dealer, "/portal/cart")

@@ -194,6 +194,15 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def logged_in_client(app, username: str):
+    """A Flask test client logged in to the pages as ``username`` (demo password)."""
+    client = app.test_client()
+    r = client.post("/login", data={"username": username, "password": "demo"})
+    if r.status_code not in (302, 303):
+        raise SystemExit(f"login {username}: HTTP {r.status_code}")
+    return client
+
+
 def add_attachment(username: str = "applicant") -> int:
     """Insert one Attachment row (inside an app context) and return its id."""
     import hashlib

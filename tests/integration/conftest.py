@@ -10,6 +10,7 @@ from app.catalog.models import DealerSalesArea, Product
 from app.catalog.services import upsert_materials, upsert_prices
 from app.dealers.models import Dealer
 from app.extensions import db
+from app.stores.models import Store
 
 DRINKS = [("BEV", "饮料", "Beverages"), ("BEV-TEA", "茶饮料", "Tea drinks")]
 SNACKS = [("SNK", "休闲食品", "Snacks")]
@@ -117,3 +118,19 @@ def catalogue():
         product.on_shelf = True
     db.session.commit()
     return {p.material_number: p.id for p in db.session.scalars(select(Product))}
+
+
+@pytest.fixture
+def make_store():
+    """A factory of stores of an existing dealer; returns the new store's id."""
+    def _make(dealer_code="DE000001", status="active", store_type="standard", name="门店"):
+        dealer = db.session.scalar(select(Dealer).where(Dealer.code == dealer_code))
+        store = Store(name=name, dealer_id=dealer.id, region=dealer.region, status=status,
+                      city="上海", address="南京路 1 号", store_type=store_type,
+                      area_m2=Decimal("80"), budget_total=Decimal("100000"))
+        db.session.add(store)
+        db.session.flush()
+        store.code = f"T{store.id:06d}"
+        db.session.commit()
+        return store.id
+    return _make

@@ -2,32 +2,14 @@
 
 import io
 from datetime import date
-from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
-from app.dealers.models import Dealer
 from app.extensions import db
 from app.jobs.services import run_due_jobs
 from app.stores.inspections import generate_inspections
 from app.stores.models import Inspection, InspectionPlan, Store, StoreEvent
 from tests.conftest import tiny_png
-
-
-@pytest.fixture
-def make_store():
-    def _make(dealer_code="DE000001", status="active", store_type="standard", name="门店"):
-        dealer = db.session.scalar(select(Dealer).where(Dealer.code == dealer_code))
-        store = Store(name=name, dealer_id=dealer.id, region=dealer.region, status=status,
-                      city="上海", address="南京路 1 号", store_type=store_type,
-                      area_m2=Decimal("80"), budget_total=Decimal("100000"))
-        db.session.add(store)
-        db.session.flush()
-        store.code = f"T{store.id:06d}"
-        db.session.commit()
-        return store.id
-    return _make
 
 
 def _plan(client, **body):

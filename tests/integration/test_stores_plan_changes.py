@@ -1,30 +1,13 @@
 """Inspection plans: creating one from the page, stale edits (409), and what deactivating
 does to the plan's open inspections."""
 
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from app.dealers.models import Dealer
 from app.extensions import db
 from app.stores.inspections import generate_inspections
 from app.stores.models import Inspection, InspectionPlan, Store, StoreEvent
-
-
-@pytest.fixture
-def make_store():
-    def _make(dealer_code="DE000001", store_type="standard"):
-        dealer = db.session.scalar(select(Dealer).where(Dealer.code == dealer_code))
-        store = Store(name="巡店测试", dealer_id=dealer.id, region=dealer.region, status="active",
-                      city="上海", address="南京路 1 号", store_type=store_type,
-                      area_m2=Decimal("80"), budget_total=Decimal("100000"))
-        db.session.add(store)
-        db.session.flush()
-        store.code = f"P{store.id:06d}"
-        db.session.commit()
-        return store.id
-    return _make
 
 
 def _plan(client, **body):
