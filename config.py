@@ -56,6 +56,10 @@ class Config:
     # SQLite durability: NORMAL is safe with WAL (no corruption, last commit may roll back
     # on power loss); set FULL for stricter durability.
     SQLITE_SYNCHRONOUS = "NORMAL"
+    # WAL checkpoints (copying the WAL into the database file, with an fsync) run in a
+    # background thread this often instead of inside the commit that fills the WAL; 0 leaves
+    # them to SQLite's automatic checkpoint in the committing request.
+    SQLITE_CHECKPOINT_SECONDS = 1.0
     # Level of the workflow engine's own loggers ("spiff.*"). At INFO SpiffWorkflow logs every
     # task state change (dozens per approval), which costs more than the step itself.
     ENGINE_LOG_LEVEL = "WARNING"

@@ -69,7 +69,8 @@ def create_app(config=None) -> Flask:
     web.install(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            web.tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+            web.tune_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"],
+                           float(app.config["SQLITE_CHECKPOINT_SECONDS"]))
         from app.engine.runtime import configure_script_engine
         from app.tasks.approvers import register as register_approver_helpers
 

@@ -1,7 +1,12 @@
 """HTTP plumbing: one transaction per request, SQLite tuning, errors, JSON."""
 
 import contextvars
+import logging
+import os
+import sqlite3
+import threading
 import time
+import weakref
 from decimal import Decimal
 
 import orjson
@@ -15,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from app.core.errors import AppError, Conflict
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=True)
@@ -91,8 +98,22 @@ class CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def tune_sqlite(engine, synchronous: str) -> None:
-    """WAL, busy timeout, and explicit BEGIN / BEGIN IMMEDIATE (never 'database is locked')."""
+# SQLite's own checkpoint runs inside the commit that pushes the WAL past this many pages;
+# with a background checkpointer it is only a safety net (the checkpointer keeps it short).
+WAL_SAFETY_PAGES = 20000
+
+
+def tune_sqlite(engine, synchronous: str, checkpoint_seconds: float = 0.0) -> None:
+    """WAL, busy timeout, and explicit BEGIN / BEGIN IMMEDIATE (never 'database is locked').
+
+    ``checkpoint_seconds`` > 0 moves WAL checkpoints out of the requests: SQLite would
+    otherwise copy the WAL into the database file, and fsync it, inside whichever commit
+    crosses its 1,000-page threshold (a few milliseconds, every few approvals). A daemon
+    thread per process checkpoints instead (``WalCheckpointer``).
+    """
+    path = engine.url.database
+    background = checkpoint_seconds > 0 and bool(path) and path != ":memory:" \
+        and not path.startswith("file:")
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
@@ -102,6 +123,9 @@ def tune_sqlite(engine, synchronous: str) -> None:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")
+        if background:
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")
+            WalCheckpointer.ensure(engine, path, checkpoint_seconds)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -110,6 +134,67 @@ def tune_sqlite(engine, synchronous: str) -> None:
         # machinery (events, compilation, result), which costs more than SQLite's BEGIN.
         conn.connection.dbapi_connection.execute(
             "BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+class WalCheckpointer:
+    """A daemon thread that checkpoints a SQLite WAL every few seconds (PASSIVE: it never
+    waits for, nor blocks, readers and writers).
+
+    One per database file and process, started by the first connection a process opens (so
+    after a fork). It stops when its engine is garbage-collected or disposed of via
+    ``stop``.
+    """
+
+    _running: dict[tuple[int, str], "WalCheckpointer"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, engine, path: str, interval: float):
+        self.path, self.interval = path, interval
+        self.engine_ref = weakref.ref(engine)
+        self.stopped = threading.Event()
+        self.checkpoints = 0
+        self.thread = threading.Thread(target=self._run, name="sqlite-wal-checkpoint",
+                                       daemon=True)
+
+    @classmethod
+    def ensure(cls, engine, path: str, interval: float) -> "WalCheckpointer":
+        key = (os.getpid(), os.path.abspath(path))
+        with cls._lock:
+            running = cls._running.get(key)
+            if running is None or running.stopped.is_set() or running.engine_ref() is None:
+                running = cls._running[key] = cls(engine, path, interval)
+                running.thread.start()
+            return running
+
+    @classmethod
+    def for_path(cls, path: str) -> "WalCheckpointer | None":
+        return cls._running.get((os.getpid(), os.path.abspath(path)))
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def checkpoint(self, conn) -> None:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self.checkpoints += 1
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            log.warning("WAL checkpointer: cannot open %s; SQLite checkpoints in commits",
+                        self.path)
+            return
+        try:
+            while not self.stopped.wait(self.interval):
+                if self.engine_ref() is None:
+                    break
+                try:
+                    self.checkpoint(conn)
+                except sqlite3.Error as exc:  # a locked or vanished file: try again later
+                    log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
+        finally:
+            conn.close()
+            self.stopped.set()
 
 
 def wants_json() -> bool:
