@@ -98,11 +98,11 @@ def run_migrations_online():
     with connectable.connect() as connection:
         from app.core.models import schema_objects_of
 
-        conf_args.setdefault("include_object", schema_objects_of(connection.dialect.name))
+        # Indexes built only on another database (Index.ddl_if) are not missing here.
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": schema_objects_of(connection.dialect.name), **conf_args}
         )
 
         with context.begin_transaction():
