@@ -154,17 +154,21 @@ def server_env(tmp: Path) -> dict:
     return env
 
 
-def make_service_app(tmp: Path):
-    """An in-process app on a fresh SQLite DB in ``tmp``: tables, demo users, processes."""
+def make_service_app(tmp: Path, database_url: str | None = None):
+    """An in-process app on a fresh database (SQLite in ``tmp`` unless ``database_url``,
+    whose tables are dropped first): tables, demo users, processes."""
     os.environ["DEALERFLOW_INSTANCE_PATH"] = str(tmp)
     from app import create_app
     from app.admin.demo import seed_demo
     from app.engine.services import clear_caches, deploy_directory
     from app.extensions import db
 
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "SECRET_KEY": "bench",
-                      "UPLOAD_DIR": str(tmp / "uploads"), "DEPLOY_ON_STARTUP": False})
+    app = create_app({"DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
+                      "SECRET_KEY": "bench", "UPLOAD_DIR": str(tmp / "uploads"),
+                      "DEPLOY_ON_STARTUP": False})
     with app.app_context():
+        if database_url:
+            db.drop_all()
         db.create_all()
         clear_caches()
         seed_demo()
@@ -174,12 +178,12 @@ def make_service_app(tmp: Path):
     return app
 
 
-def with_service_app(run, *args) -> None:
+def with_service_app(run, *args, database_url: str | None = None) -> None:
     """Call ``run(app, *args)`` on a fresh service-layer app in a temp dir, then clean up."""
     tmp = temp_dir()
     try:
         quiet_logging()
-        app = make_service_app(tmp)
+        app = make_service_app(tmp, database_url)
         quiet_logging()
         run(app, *args)
     finally:

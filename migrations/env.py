@@ -96,10 +96,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        from app.core.models import schema_objects_of
+
+        # Indexes built only on another database (Index.ddl_if) are not missing here.
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
-            **conf_args
+            **{"include_object": schema_objects_of(connection.dialect.name), **conf_args}
         )
 
         with context.begin_transaction():

@@ -71,8 +71,13 @@ OWN = (
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[re.Pattern, str], ...]:
+    from app.core.service_messages import TEMPLATES as SERVICE_TEMPLATES
+
     out = []
-    for english in TEMPLATES:
+    # Most literal text first: a template that matches another's messages (``Price change
+    # {number} is {status}`` those of ``... is {status}, not being written``) comes after it.
+    for english in sorted(TEMPLATES + SERVICE_TEMPLATES,
+                          key=lambda t: -len(re.sub(r"\{\w+\}", "", t))):
         parts = re.split(r"\{(\w+)\}", english)
         regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
                         for i, p in enumerate(parts))

@@ -85,3 +85,16 @@ class ApiToken(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+def schema_objects_of(dialect_name: str):
+    """An Alembic ``include_object`` hook leaving out what is built only on another database.
+
+    Alembic ignores ``Index(...).ddl_if(dialect=...)``: without this, comparing a PostgreSQL-
+    only index with a SQLite schema would report it missing.
+    """
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        only = getattr(getattr(obj, "_ddl_if", None), "dialect", None)
+        return only is None or dialect_name in ((only,) if isinstance(only, str) else only)
+
+    return include

@@ -3,6 +3,7 @@
 import re
 
 from flask_babel import gettext as _
+from flask_babel import lazy_pgettext
 from lxml import etree
 
 from app.engine.parsing import parse_xml
@@ -71,3 +72,85 @@ def diff_models(old: bytes | None, new: bytes, filename: str) -> dict[str, list[
     return {"added": rows(after.keys() - before.keys(), after),
             "removed": rows(before.keys() - after.keys(), before),
             "changed": rows(changed, after)}
+
+
+# What the change summary calls each BPMN element type (the XML's local name); the "BPMN"
+# context keeps these apart from the same English words elsewhere ("Group": 组待办).
+TYPE_LABELS = {
+    "process": lazy_pgettext("BPMN", "Process"),
+    "collaboration": lazy_pgettext("BPMN", "Collaboration"),
+    "participant": lazy_pgettext("BPMN", "Pool"),
+    "laneSet": lazy_pgettext("BPMN", "Lane set"),
+    "lane": lazy_pgettext("BPMN", "Lane"),
+    "startEvent": lazy_pgettext("BPMN", "Start event"),
+    "endEvent": lazy_pgettext("BPMN", "End event"),
+    "intermediateCatchEvent": lazy_pgettext("BPMN", "Intermediate catch event"),
+    "intermediateThrowEvent": lazy_pgettext("BPMN", "Intermediate throw event"),
+    "boundaryEvent": lazy_pgettext("BPMN", "Boundary event"),
+    "task": lazy_pgettext("BPMN", "Task"),
+    "userTask": lazy_pgettext("BPMN", "User task"),
+    "serviceTask": lazy_pgettext("BPMN", "Service task"),
+    "scriptTask": lazy_pgettext("BPMN", "Script task"),
+    "businessRuleTask": lazy_pgettext("BPMN", "Business rule task"),
+    "manualTask": lazy_pgettext("BPMN", "Manual task"),
+    "sendTask": lazy_pgettext("BPMN", "Send task"),
+    "receiveTask": lazy_pgettext("BPMN", "Receive task"),
+    "callActivity": lazy_pgettext("BPMN", "Call activity"),
+    "subProcess": lazy_pgettext("BPMN", "Sub-process"),
+    "transaction": lazy_pgettext("BPMN", "Transaction"),
+    "adHocSubProcess": lazy_pgettext("BPMN", "Ad-hoc sub-process"),
+    "exclusiveGateway": lazy_pgettext("BPMN", "Exclusive gateway"),
+    "parallelGateway": lazy_pgettext("BPMN", "Parallel gateway"),
+    "inclusiveGateway": lazy_pgettext("BPMN", "Inclusive gateway"),
+    "eventBasedGateway": lazy_pgettext("BPMN", "Event-based gateway"),
+    "complexGateway": lazy_pgettext("BPMN", "Complex gateway"),
+    "sequenceFlow": lazy_pgettext("BPMN", "Sequence flow"),
+    "messageFlow": lazy_pgettext("BPMN", "Message flow"),
+    "association": lazy_pgettext("BPMN", "Association"),
+    "conditionExpression": lazy_pgettext("BPMN", "Condition"),
+    "dataObject": lazy_pgettext("BPMN", "Data object"),
+    "dataObjectReference": lazy_pgettext("BPMN", "Data object reference"),
+    "dataStoreReference": lazy_pgettext("BPMN", "Data store reference"),
+    "dataInputAssociation": lazy_pgettext("BPMN", "Data input association"),
+    "dataOutputAssociation": lazy_pgettext("BPMN", "Data output association"),
+    "ioSpecification": lazy_pgettext("BPMN", "Input/output specification"),
+    "dataInput": lazy_pgettext("BPMN", "Data input"),
+    "dataOutput": lazy_pgettext("BPMN", "Data output"),
+    "property": lazy_pgettext("BPMN", "Property"),
+    "textAnnotation": lazy_pgettext("BPMN", "Text annotation"),
+    "group": lazy_pgettext("BPMN", "Group"),
+    "category": lazy_pgettext("BPMN", "Category"),
+    "categoryValue": lazy_pgettext("BPMN", "Category value"),
+    "message": lazy_pgettext("BPMN", "Message"),
+    "signal": lazy_pgettext("BPMN", "Signal"),
+    "error": lazy_pgettext("BPMN", "Error"),
+    "escalation": lazy_pgettext("BPMN", "Escalation"),
+    "timerEventDefinition": lazy_pgettext("BPMN", "Timer"),
+    "messageEventDefinition": lazy_pgettext("BPMN", "Message trigger"),
+    "errorEventDefinition": lazy_pgettext("BPMN", "Error trigger"),
+    "signalEventDefinition": lazy_pgettext("BPMN", "Signal trigger"),
+    "escalationEventDefinition": lazy_pgettext("BPMN", "Escalation trigger"),
+    "conditionalEventDefinition": lazy_pgettext("BPMN", "Conditional trigger"),
+    "terminateEventDefinition": lazy_pgettext("BPMN", "Terminate trigger"),
+    "compensateEventDefinition": lazy_pgettext("BPMN", "Compensation trigger"),
+    "linkEventDefinition": lazy_pgettext("BPMN", "Link trigger"),
+    "cancelEventDefinition": lazy_pgettext("BPMN", "Cancel trigger"),
+    "multiInstanceLoopCharacteristics": lazy_pgettext("BPMN", "Multi-instance"),
+    "standardLoopCharacteristics": lazy_pgettext("BPMN", "Loop"),
+}
+
+
+def type_label(local_name: str) -> str:
+    """A BPMN element type as people say it ("User task"), in the request's language."""
+    label = TYPE_LABELS.get(local_name)
+    if label is not None:
+        return str(label)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", local_name).capitalize()
+
+
+def label_types(changes: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """``changes`` (of :func:`diff_models`) with each row's ``type_label``."""
+    for rows in changes.values():
+        for row in rows:
+            row["type_label"] = type_label(row["type"])
+    return changes

@@ -15,7 +15,7 @@ from app.engine.diagram import version_files, version_xml
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.engine.parsing import ModelProblems
 from app.extensions import db
-from app.modeler.services import diff_models, key_problem, process_ids
+from app.modeler.services import diff_models, key_problem, label_types, process_ids
 
 bp = Blueprint("modeler", __name__, url_prefix="/modeler")
 MODELER_ROLES = ("analyst", "admin")
@@ -92,6 +92,17 @@ def edit(key: str):
     return render_template("modeler/edit.html", key=key, version=version, versions=versions,
                            xml=version_xml(version), filename=version.filename,
                            read_only=version.version != versions[0].version)
+
+
+@bp.get("/processes/<key>/versions")
+@require_page_roles(*MODELER_ROLES)
+def versions(key: str):
+    """The editor's version table alone (``shown``: the version the editor shows)."""
+    versions = _versions(key)
+    shown = request.args.get("shown", type=int)
+    version = next((v for v in versions if v.version == shown), None)
+    return render_template("modeler/_versions.html", key=key, version=version,
+                           versions=versions)
 
 
 @bp.get("/<key>")
@@ -182,8 +193,8 @@ def diff():
         key = key or next(iter(process_ids(xml.encode(), filename)), None)
         latest = services.latest_version(key, required=False) \
             if key and not key_problem(key) else None
-        changes = diff_models(version_xml(latest).encode() if latest else None, xml.encode(),
-                              filename)
+        changes = label_types(diff_models(version_xml(latest).encode() if latest else None,
+                                          xml.encode(), filename))
     except ModelProblems as exc:
         return {"ok": False, "problems": exc.problems}
     running = db.session.scalar(select(func.count()).select_from(ProcessInstance).where(

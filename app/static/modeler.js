@@ -139,6 +139,23 @@
         root.dataset.filename = mine.filename;
         history.replaceState(null, "", root.dataset.editUrl.replace("__KEY__", encodeURIComponent(mine.process_key)));
       }
+      await refreshVersions();
+    }
+
+    // The version table as the server now has it (the new version on top, marked shown).
+    async function refreshVersions() {
+      const url = root.dataset.versionsUrl.replace("__KEY__", encodeURIComponent(root.dataset.key))
+        + "?shown=" + encodeURIComponent(root.dataset.version);
+      let res;
+      try { res = await fetch(url, { headers: { "Accept": "text/html" } }); } catch (err) { return; }
+      if (!res.ok) return;
+      const fresh = new DOMParser().parseFromString(await res.text(), "text/html")
+        .getElementById("version-history");
+      const table = document.getElementById("version-history");
+      if (!fresh) return;
+      if (table) table.replaceWith(fresh);
+      else (dialog || root).after(fresh);
+      root.dataset.versionsRefreshed = root.dataset.version;
     }
 
     function changeList(kind, rows) {
@@ -148,7 +165,8 @@
         const li = document.createElement("li");
         li.dataset.testid = "diff-" + kind;
         li.dataset.element = row.id;
-        li.textContent = (row.name ? row.name + " · " : "") + row.type + " · " + row.id;
+        li.dataset.type = row.type;
+        li.textContent = (row.name ? row.name + " · " : "") + (row.type_label || row.type) + " · " + row.id;
         list.appendChild(li);
       });
       list.closest("section").hidden = !rows.length;

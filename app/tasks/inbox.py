@@ -33,7 +33,7 @@ from app.core.errors import NotFound, ValidationFailed
 from app.core.models import User, utcnow
 from app.engine.models import ProcessInstance
 from app.extensions import db
-from app.tasks.models import HumanTask, SavedFilter, TaskCandidate, TaskCc
+from app.tasks.models import OPEN_TASK, HumanTask, SavedFilter, TaskCandidate, TaskCc
 
 FILTERS = ("process", "dealer", "region", "amount_min", "amount_max", "due_before", "overdue",
            "proxied", "cc")
@@ -163,11 +163,11 @@ def _stand_ins(user: User, counting: bool = False) -> list:
 
 def _tab(user: User, scope: str, counting: bool = False):
     if scope == "mine":
-        return [HumanTask.assignee_id == user.id, HumanTask.status == "open"]
+        return [HumanTask.assignee_id == user.id, OPEN_TASK]
     if scope == "completed":
         return [HumanTask.completed_by_id == user.id]
     if scope == "group":
-        return [HumanTask.status == "open", HumanTask.assignee_id.is_(None),
+        return [OPEN_TASK, HumanTask.assignee_id.is_(None),
                 or_(_candidate_of(user, counting=counting), *_stand_ins(user, counting))]
     raise ValidationFailed({"scope": [f"Must be one of {', '.join(TABS)}"]})
 

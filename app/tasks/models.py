@@ -12,6 +12,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,6 +78,18 @@ class HumanTask(Model):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     dealer_id: Mapped[int | None] = mapped_column(Integer)
 
+
+# PostgreSQL sorts NULL above every amount, so "largest first, no amount last" (DESC NULLS
+# LAST) cannot walk ix_human_task_open_amount backwards as SQLite does; nor can an index led
+# by assignee_id give that order under ``assignee_id IS NULL`` (not an equality to the
+# planner). This one holds the group tab's tasks (open, unclaimed) in exactly that order, so
+# the page stops after ``limit`` entries. Queries repeat the status literally (``OPEN_TASK``):
+# a prepared statement's generic plan cannot match ``status = $1`` to a partial index.
+OPEN_TASK = HumanTask.status == literal_column("'open'")
+Index("ix_human_task_group_by_amount", HumanTask.amount.desc().nulls_last(),
+      HumanTask.id.desc(),
+      postgresql_where=text("status = 'open' AND assignee_id IS NULL")
+      ).ddl_if(dialect="postgresql")
 
 class TaskCandidate(Model):
     """One candidate (role or user) of an open task; the group inbox joins on this."""

@@ -131,7 +131,10 @@ def test_ctrl_s_validates_shows_the_changes_and_deploys_on_confirmation(live_ser
     assert sorted(removed.evaluate_all("els => els.map(e => e.dataset.element)")) == [
         "end_rejected", "flow_to_rejected"]
     added = page.locator("[data-testid=diff-added]").all_inner_texts()
-    assert any("endEvent" in a for a in added) and any("sequenceFlow" in a for a in added)
+    assert any(a.startswith("End event · ") for a in added), added
+    assert any(a.startswith("Sequence flow · ") for a in added), added
+    assert not any("endEvent" in a or "sequenceFlow" in a for a in added), added
+    assert " · User task · manager_review" in changed_text(page)
     changed = page.locator("[data-testid=diff-changed][data-element=manager_review]")
     assert "Manager review (v2)" in changed.inner_text()
     page.click("#deploy-cancel")
@@ -139,10 +142,22 @@ def test_ctrl_s_validates_shows_the_changes_and_deploys_on_confirmation(live_ser
 
     page.keyboard.press("Control+s")
     page.wait_for_selector("#deploy-dialog[open]")
+    page.evaluate("window.samePage = true")
     page.click("#deploy-confirm")
     page.wait_for_function("document.querySelector('#modeler').dataset.version === '2'")
     assert _latest() == 2 and page.locator("#unsaved-indicator").is_hidden()
     assert page.locator("#current-version").inner_text() == "latest: 2"
+    # The version table follows without a reload: version 2 on top and shown, 1 viewable.
+    page.wait_for_selector("[data-testid=version-row][data-version='2']")
+    rows = page.locator("[data-testid=version-row]")
+    assert rows.evaluate_all("els => els.map(e => e.dataset.version)") == ["2", "1"]
+    assert "Shown" in rows.nth(0).inner_text() and "analyst" in rows.nth(0).inner_text()
+    assert rows.nth(1).locator("a:has-text('View')").count() == 1
+    assert page.evaluate("window.samePage") is True
+
+
+def changed_text(page) -> str:
+    return page.locator("[data-testid=diff-changed][data-element=manager_review]").inner_text()
 
 
 def test_analyst_finds_an_element_by_name_or_id(live_server, browser):
@@ -180,6 +195,8 @@ def test_a_process_keyed_new_opens_and_new_diagrams_still_start_empty(live_serve
     page.click("#deploy-confirm")
     page.wait_for_url(f"{base}/modeler/processes/new")
     assert _latest("new") == 1 and page.locator("#unsaved-indicator").is_hidden()
+    page.wait_for_selector("#version-history [data-testid=version-row][data-version='1']")
+    assert "Shown" in page.locator("[data-testid=version-row]").inner_text()
 
     page.goto(f"{base}/modeler")
     page.click("[data-process-key=new] a")

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from app.audit.models import AuditEvent
 from app.audit.services import verify_chain
+from app.core.models import schema_objects_of
 from app.extensions import db
 from tests.conftest import PG_URL
 
@@ -50,18 +51,60 @@ def test_healthz_and_openapi(client):
     assert "/api/v1/tasks/{task_id}/complete" in spec["paths"]
 
 
+def _flask_db(env: dict, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "flask", "db", *args], env=env, check=True,
+                   capture_output=True, cwd=ROOT)
+
+
+def _schema_diff(url: str) -> list:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={
+            "include_object": schema_objects_of(conn.dialect.name)})
+        diff = compare_metadata(context, db.metadata)
+    engine.dispose()
+    return diff
+
+
 def test_migrations_match_models(tmp_path):
     """Build the schema with `flask db upgrade` on a scratch database; diff it with the models."""
     url = f"sqlite:///{tmp_path / 'mig.db'}"
     env = os.environ | {"FLASK_APP": "wsgi", "DEALERFLOW_DATABASE_URL": url,
                         "DEALERFLOW_INSTANCE_PATH": str(tmp_path)}
-    subprocess.run([sys.executable, "-m", "flask", "db", "upgrade"], env=env, check=True,
-                   capture_output=True, cwd=ROOT)
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
-    engine.dispose()
-    assert diff == []
+    _flask_db(env, "upgrade")
+    assert _schema_diff(url) == []
+    _flask_db(env, "downgrade", "9ab629c6790c")  # the PostgreSQL-only inbox index: a no-op here
+    _flask_db(env, "upgrade")
+    assert _schema_diff(url) == []
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL-only indexes need PostgreSQL")
+def test_migrations_match_models_on_postgresql(tmp_path):
+    """The same on PostgreSQL, in a scratch schema of the test database; the amount-sorted
+    inbox index (PostgreSQL only) comes and goes with its revision."""
+    scratch = "migration_check"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {scratch} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {scratch}"))
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{scratch}"
+    env = os.environ | {"FLASK_APP": "wsgi", "DEALERFLOW_DATABASE_URL": url,
+                        "DEALERFLOW_INSTANCE_PATH": str(tmp_path), "DEALERFLOW_SECRET_KEY": "x"}
+
+    def indexes() -> set:
+        with admin.connect() as conn:
+            return set(conn.scalars(text("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                                         ":s AND tablename = 'human_task'"), {"s": scratch}))
+    try:
+        _flask_db(env, "upgrade")
+        assert _schema_diff(url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+        assert "ix_human_task_group_by_amount" in indexes()
+        _flask_db(env, "downgrade", "9ab629c6790c")
+        assert "ix_human_task_group_by_amount" not in indexes()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {scratch} CASCADE"))
+        admin.dispose()
 
 
 @pytest.mark.skipif(not PG_URL, reason="the 20-thread race needs PostgreSQL (row locks)")

@@ -44,3 +44,22 @@ def test_a_bad_page_form_shows_chinese_messages_to_zh_users(login, catalogue):
     assert "Not a valid integer." not in html
     html = page.post(f"/catalog/products/{tea.id}", data=form, headers=EN).get_data(as_text=True)
     assert "Not a valid integer." in html and "Length must be between 1 and 120." in html
+
+
+def test_service_checks_speak_chinese_to_zh_users_and_english_with_accept_language_en(api):
+    finance = api("finance")
+    past = "2020-01-01T00:00:00"
+    r = finance.post("/api/v1/proxies", json={"proxy": "finance", "ends_at": past})
+    assert r.status_code == 422
+    assert r.json["errors"] == {"proxy": ["用户不能设置自己为代理人"], "ends_at": ["必须晚于开始时间"]}
+    r = finance.post("/api/v1/proxies", json={"proxy": "applicant", "ends_at": "2999-01-01T00:00"})
+    assert r.json["errors"] == {"proxy": ["applicant 无权审批任务"]}
+    r = finance.post("/api/v1/proxies", json={"proxy": "cs", "user": "finance2",
+                                              "ends_at": "2999-01-01T00:00"})
+    assert r.status_code == 403 and r.json["detail"] == "只有管理员可以为他人设置代理"
+    r = finance.get("/api/v1/no-such-page")
+    assert r.status_code == 404 and r.json["detail"].startswith("服务器上找不到所请求的网址")
+    r = finance.post("/api/v1/proxies", json={"proxy": "applicant", "ends_at": "2999-01-01T00:00"},
+                     headers=EN)
+    assert r.json["errors"] == {"proxy": ["applicant cannot approve tasks"]}
+

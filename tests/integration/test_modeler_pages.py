@@ -257,3 +257,30 @@ def test_the_change_summary_counts_running_instances(login, api, admission_data)
     r = _post(analyst, "/modeler/diff", xml, filename="dealer_admission.bpmn",
               key="dealer_admission")
     assert r.json["running"] == 1 and r.json["base_version"] == 1
+
+
+def test_the_change_summary_names_element_types_in_the_users_language(login):
+    analyst = login("analyst")
+    r = _post(analyst, "/modeler/diff", NEW_KEY_XML.format(key="brand_new"),
+              filename="brand_new.bpmn", key=None)
+    labels = {a["id"]: (a["type"], a["type_label"]) for a in r.json["added"]}
+    assert labels == {"brand_new": ("process", "流程"), "start": ("startEvent", "开始事件"),
+                      "f1": ("sequenceFlow", "顺序流"), "end": ("endEvent", "结束事件")}
+    xml = _xml(analyst).replace('name="门店停业 Store suspension" isExecutable',
+                                'name="v2" isExecutable')
+    r = analyst.post("/modeler/diff", json={"xml": xml, "filename": f"{KEY}.bpmn", "key": KEY},
+                     headers={"Accept": "application/json", "Accept-Language": "en"})
+    assert [(c["type"], c["type_label"]) for c in r.json["changed"]] == [("process", "Process")]
+
+
+def test_the_version_table_alone_marks_the_version_shown(login):
+    analyst = login("analyst")
+    edited = _xml(analyst).replace('name="门店停业 Store suspension" isExecutable',
+                                   'name="门店停业 Store suspension v2" isExecutable')
+    assert _post(analyst, "/modeler/deploy", edited).json["ok"] is True
+    html = analyst.get(f"/modeler/processes/{KEY}/versions?shown=2").data.decode()
+    assert html.count('data-testid="version-row"') == 2 and 'id="version-history"' in html
+    shown = html.split('data-version="2"')[1].split("</tr>")[0]
+    assert "<strong>" in shown and f"/modeler/processes/{KEY}?version=1" in html
+    assert analyst.get("/modeler/processes/brand_new/versions").status_code == 404
+    assert login("finance").get(f"/modeler/processes/{KEY}/versions").status_code == 403
