@@ -267,7 +267,7 @@ def test_plans_are_edited_under_the_create_rules_and_keep_a_history(api, make_st
         3, 80, ["hygiene", "display"])
     # The same overlap rules as creating one; nothing changes on a refusal.
     r = _patch(ops, path, {"every_months": 1})
-    assert r.status_code == 422 and "overlap" in r.json["errors"]["due_days"][0]
+    assert r.status_code == 422 and "会与下一次巡店重叠" in r.json["errors"]["due_days"][0]
     assert _patch(ops, path, {"every_months": 5}).status_code == 422
     assert _patch(ops, path, {"checklist": []}).status_code == 422
     assert _patch(ops, path, {"checklist": ["smell"]}).status_code == 422
@@ -347,7 +347,7 @@ def test_plans_page_edits_and_deactivates(login, api, make_store):
         "checklist": ["hygiene"]})
     assert r.status_code == 422  # shown beside the field, with what was typed
     html = r.get_data(as_text=True)
-    assert 'data-error="due_days"' in html and "overlap" in html and 'value="45"' in html
+    assert 'data-error="due_days"' in html and "会与下一次巡店重叠" in html and 'value="45"' in html
     page.post(f"/inspections/plans/{plan['id']}", data={"action": "deactivate"})
     db.session.expire_all()
     assert db.session.get(InspectionPlan, plan["id"]).active is False

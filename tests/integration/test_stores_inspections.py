@@ -59,7 +59,7 @@ def test_generation_is_once_per_slot_and_follows_the_plan_period(api, make_store
 def test_plans_that_would_overlap_are_refused(api, make_store):
     ops = api("storeops")
     r = _plan(ops, every_months=1, due_days=45)
-    assert r.status_code == 422 and "overlap" in r.json["errors"]["due_days"][0]
+    assert r.status_code == 422 and "会与下一次巡店重叠" in r.json["errors"]["due_days"][0]
     assert _plan(ops).status_code == 201
     r = _plan(ops, name="second")
     assert r.status_code == 409 and r.json["code"] == "plan_overlaps"

@@ -161,7 +161,7 @@ def test_actual_dates_before_planned_start_or_in_the_future_are_refused(api, app
     future = (date.today() + timedelta(days=1)).isoformat()
     r = dealer.post(f"/api/v1/stores/{store_id}/milestones/lease_signed/report",
                     json={"actual_date": future, "actual_cost": "1000"})
-    assert r.status_code == 422 and "future" in r.json["errors"]["actual_date"][0]
+    assert r.status_code == 422 and "不能晚于当前时间" in r.json["errors"]["actual_date"][0]
     r = dealer.post(f"/api/v1/stores/{store_id}/milestones/lease_signed/report",
                     json={"actual_date": date.today().isoformat(), "actual_cost": "-1"})
     assert r.status_code == 422 and "actual_cost" in r.json["errors"]

@@ -68,7 +68,7 @@ def test_bad_operation_input_renders_the_task_page_with_422(api, login):
     fin = login("finance")
     r = fin.post(f"/tasks/{task.id}/transfer", data={"user": "director"})
     assert r.status_code == 422
-    assert "cannot hold this task" in r.data.decode()
+    assert "director 不能处理此任务（角色或区域不符）" in r.data.decode()
     r = fin.post(f"/tasks/{task.id}/add-signers", data={"users": "finance", "position": "after"})
     assert r.status_code == 422
     [again] = _open(inst["id"], "check")

@@ -355,7 +355,7 @@ def test_withdraw_after_the_first_approval_is_409_with_a_clear_message(api):
     r = api("storeops").post(f"/api/v1/instances/{inst['id']}/withdraw", json={})
     assert r.status_code == 409
     assert r.json["code"] == "withdraw_window_closed"
-    assert "already acted" in r.json["detail"]
+    assert "审批人已处理该申请" in r.json["detail"]
 
 
 def test_process_may_allow_withdrawing_while_it_runs(api):
