@@ -369,7 +369,7 @@ def _complete(job: Job, result, writes: list) -> str:
 
 def finish_batch(pairs: list[tuple[Job, CallOutcome]],
                  claim_next: Callable[[], list[Job]] | None = None) -> list[Job]:
-    """Apply several successful calls in one transaction: one statement marks them all done,
+    """Apply successful calls in one transaction: one statement marks them all done,
     one reads their instances, one round trip saves them, one inserts the notifications they
     cause, one their log rows, one appends their audit events, one commit. ``claim_next`` (a
     claim in the caller's transaction) runs in it too; the jobs it leased are returned,
@@ -379,12 +379,12 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]],
     less). If one cannot be applied (lease lost, instance changed, engine error), the whole
     batch is rolled back and every job goes through ``finish`` one by one, with its retries
     and failure handling: one that cannot be applied never takes the others down. Failed
-    calls always go through ``finish``; without a batch nothing is claimed here.
+    calls always go through ``finish``; nothing is claimed here unless a result was applied.
     """
     ok = [(job, outcome) for job, outcome in pairs if outcome.kind == "ok"]
     rest = [(job, outcome) for job, outcome in pairs if outcome.kind != "ok"]
-    if len(ok) < 2:
-        for job, outcome in ok + rest:
+    if not ok:
+        for job, outcome in rest:
             finish(job, outcome)
         return []
     events: list = []
