@@ -340,8 +340,8 @@ class _LeaseLost(Exception):
 
 
 def _apply_done(job: Job, result, writes: list, marked: bool = False) -> None:
-    """Mark the job done (unless ``marked`` already), write its log rows and apply its result;
-    no commit.
+    """Mark the job done (unless the caller marks it: ``marked``), write its log rows and apply
+    its result; no commit.
 
     Audit events are queued (``audit.queued``) by the caller, so the chain's lock is taken just
     before the commit. Raises ``_LeaseLost``, ``Conflict`` (the instance moved on) or whatever
@@ -369,9 +369,9 @@ def _complete(job: Job, result, writes: list) -> str:
 
 def finish_batch(pairs: list[tuple[Job, CallOutcome]],
                  claim_next: Callable[[], list[Job]] | None = None) -> list[Job]:
-    """Apply successful calls in one transaction: one statement marks them all done,
-    one reads their instances, one round trip saves them, one inserts the notifications they
-    cause, one their log rows, one appends their audit events, one commit. ``claim_next`` (a
+    """Apply successful calls in one transaction: one statement reads their instances, one
+    round trip saves them, one inserts the notifications they cause, one marks the jobs done,
+    one inserts their log rows, one appends their audit events, one commit. ``claim_next`` (a
     claim in the caller's transaction) runs in it too; the jobs it leased are returned,
     committed with the batch.
 
@@ -393,7 +393,6 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]],
     # marked done (and unlocked) in the session.
     leases = {job.id: job.locked_by for job, _ in ok}
     try:
-        _mark_all_done(ok)
         instances = _instances_of([job for job, _ in ok])  # noqa: F841 - held for Session.get
         with notices.held() as held, engine.held_saves() as saves:
             for job, outcome in ok:
@@ -402,6 +401,7 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]],
                 events += mine
         engine.write_held_saves(saves)  # one round trip; Conflict if an instance moved on
         notices.write_held(held)  # one insert
+        _mark_all_done(ok)  # last: the jobs' updated_at is when their results were applied
     except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
         db.session.rollback()
     else:
