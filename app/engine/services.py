@@ -2,6 +2,9 @@
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,13 +290,43 @@ def _write(instance: ProcessInstance, values: dict) -> None:
     version = instance.lock_version
     values = {**values, "lock_version": version + 1}
     # The row's pending attributes go into this one UPDATE (no ORM flush of them).
-    done = sql.execute(_SAVE, {"w_id": instance.id, "w_lock_version": version,
-                               **sql.bind("s", values)})
-    if done.rowcount != 1:
-        raise Conflict("The instance was changed by someone else; reload and try again",
-                       code="stale_instance")
+    params = {"w_id": instance.id, "w_lock_version": version, **sql.bind("s", values)}
+    pending = _held_saves.get()
+    if pending is not None:
+        pending.append(params)
+    elif sql.execute(_SAVE, params).rowcount != 1:
+        raise _stale()
     for name, value in values.items():
         set_committed_value(instance, name, value)
+
+
+def _stale() -> Conflict:
+    return Conflict("The instance was changed by someone else; reload and try again",
+                    code="stale_instance")
+
+
+_held_saves: ContextVar[list | None] = ContextVar("held_instance_saves", default=None)
+
+
+@contextmanager
+def held_saves() -> Iterator[list]:
+    """Hold the guarded UPDATEs of instances saved in this block (this thread) in the yielded
+    list, for ``write_held_saves`` to run in one round trip in the same transaction (the worker
+    applies a batch of job results so). The objects take their new values at once."""
+    pending: list = []
+    token = _held_saves.set(pending)
+    try:
+        yield pending
+    finally:
+        _held_saves.reset(token)
+
+
+def write_held_saves(pending: list) -> None:
+    """Run held instance UPDATEs, in order; ``Conflict`` if any found its row changed (the
+    caller rolls the transaction back: which one cannot be told)."""
+    if pending and sql.execute(_SAVE, list(pending)).rowcount != len(pending):
+        raise _stale()
+    pending.clear()
 
 
 _SUBS = MessageSubscription.__table__

@@ -63,19 +63,24 @@ def drain_cmd(idle, worker_id):
     """Work the job queue like `flask worker` until it stays empty, then exit."""
     from app.core import web
     from app.jobs.services import run_due_jobs
-    from app.jobs.worker import quiet_engine_logs
+    from app.jobs.worker import quiet_engine_logs, seconds_until_due, warm_up
 
     quiet_engine_logs()
+    warm_up()
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     web.write_intent.set(True)
     total, quiet_since, busy_cpu = 0, time.monotonic(), 0.0
     while time.monotonic() - quiet_since < idle:
         cpu = time.process_time()
         ran = run_due_jobs(worker_id, limit=1000)
-        db.session.remove()
         if ran:
+            db.session.remove()
             total, quiet_since = total + ran, time.monotonic()
             busy_cpu += time.process_time() - cpu
-        else:
-            time.sleep(min(0.05, idle))
+            continue
+        # Idle: look again in 50 ms, or when the next job falls due if that comes sooner (a
+        # job or timer already due that this drain did not run does not shorten the pause).
+        wait = seconds_until_due()
+        db.session.remove()
+        time.sleep(min(0.05, idle, wait) if wait is not None and wait > 0 else min(0.05, idle))
     click.echo(f"{worker_id}: {total} jobs run ({busy_cpu:.2f} s CPU)")

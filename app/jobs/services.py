@@ -3,6 +3,7 @@
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,11 +19,13 @@ from app.core import sql
 from app.core.errors import Conflict, NotFound
 from app.core.models import utcnow
 from app.engine import runtime
+from app.engine import services as engine
 from app.engine.models import ProcessInstance
 from app.engine.services import load_workflow_of, run_engine, save
 from app.extensions import db
 from app.jobs import deferred, wakeup
 from app.jobs.models import OPEN, Incident, Job
+from app.notify import services as notices
 from connectors.registry import BusinessError, CallContext, registry
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,16 @@ def claim_batch(worker_id: str, size: int) -> list[Job]:
     claim disjoint sets. SQLite: the transaction is ``BEGIN IMMEDIATE`` (one writer at a
     time). Committed before any runs; the jobs come back in due order.
     """
+    # Nothing claimed or not: the transaction ends with a commit. A rollback would also make
+    # psycopg forget its server-side prepared statements and their use counts, so an idle
+    # worker's polls (and the statements after them) would be planned afresh each time.
+    jobs = _claim(worker_id, size)
+    db.session.commit()
+    return jobs
+
+
+def _claim(worker_id: str, size: int) -> list[Job]:
+    """``claim_batch``'s statement in the caller's transaction (the caller commits)."""
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["JOB_LOCK_SECONDS"])
     due = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
@@ -120,13 +133,6 @@ def claim_batch(worker_id: str, size: int) -> list[Job]:
              .returning(Job))
     jobs = list(db.session.scalars(claim, execution_options={"populate_existing": True,
                                                              "synchronize_session": False}))
-    if not jobs:
-        # Nothing changed: end the transaction with a commit. A rollback would also make
-        # psycopg forget its server-side prepared statements and their use counts, so an idle
-        # worker's polls (and the statements after them) would be planned afresh each time.
-        db.session.commit()
-        return []
-    db.session.commit()
     jobs.sort(key=lambda job: (job.due_at, job.id))
     return jobs
 
@@ -201,18 +207,22 @@ def _still_ours(job: Job) -> bool:
     return fresh is not None and fresh.status == "running" and fresh.locked_by == mine
 
 
-_MARK_DONE = (update(Job.__table__)
-              .where(Job.__table__.c.id == bindparam("w_id"),
-                     Job.__table__.c.status == "running",
-                     Job.__table__.c.locked_by == bindparam("w_locked_by"))
-              .values({name: bindparam(f"s_{name}") for name in
-                       ("status", "result", "locked_by", "locked_until", "updated_at")}))
+_MARK_DONE = sql.prepared(
+    update(Job.__table__)
+    .where(Job.__table__.c.id == bindparam("w_id"), Job.__table__.c.status == "running",
+           Job.__table__.c.locked_by == bindparam("w_locked_by"))
+    .values({name: bindparam(f"s_{name}") for name in
+             ("status", "result", "locked_by", "locked_until", "updated_at")}))
+
+
+def _done_values(job: Job, result, now) -> dict:
+    return {"status": "done", "result": _json(result), "locked_by": None, "locked_until": None,
+            "updated_at": now}
 
 
 def _mark_done(job: Job, result) -> bool:
     """Finish the job if this worker still holds its lease (guarded UPDATE, no ORM flush)."""
-    values = {"status": "done", "result": _json(result), "locked_by": None,
-              "locked_until": None, "updated_at": utcnow()}
+    values = _done_values(job, result, utcnow())
     done = sql.execute(_MARK_DONE, {"w_id": job.id, "w_locked_by": job.locked_by,
                                     **sql.bind("s", values)})
     if done.rowcount != 1:
@@ -220,6 +230,21 @@ def _mark_done(job: Job, result) -> bool:
     for name, value in values.items():
         set_committed_value(job, name, value)
     return True
+
+
+def _mark_all_done(pairs: list) -> None:
+    """``_mark_done`` for a batch of (job, outcome) in one round trip (the guarded UPDATE run
+    for each job); raises ``_LeaseLost`` unless every job was still this worker's."""
+    now = utcnow()
+    values = [_done_values(job, outcome.value, now) for job, outcome in pairs]
+    done = sql.execute(_MARK_DONE, [{"w_id": job.id, "w_locked_by": job.locked_by,
+                                     **sql.bind("s", row)}
+                                    for (job, _), row in zip(pairs, values, strict=True)])
+    if done.rowcount != len(pairs):
+        raise _LeaseLost
+    for (job, _), row in zip(pairs, values, strict=True):
+        for name, value in row.items():
+            set_committed_value(job, name, value)
 
 
 @dataclass
@@ -314,14 +339,15 @@ class _LeaseLost(Exception):
     """The job's lease went to another worker while its call ran (its result is not applied)."""
 
 
-def _apply_done(job: Job, result, writes: list) -> None:
-    """Mark the job done, write its log rows and apply its result; no commit.
+def _apply_done(job: Job, result, writes: list, marked: bool = False) -> None:
+    """Mark the job done (unless the caller marks it: ``marked``), write its log rows and apply
+    its result; no commit.
 
     Audit events are queued (``audit.queued``) by the caller, so the chain's lock is taken just
     before the commit. Raises ``_LeaseLost``, ``Conflict`` (the instance moved on) or whatever
     the engine raised.
     """
-    if not _mark_done(job, result):
+    if not marked and not _mark_done(job, result):
         raise _LeaseLost
     deferred.write(writes)
     _apply_result(job, result or {})
@@ -341,43 +367,54 @@ def _complete(job: Job, result, writes: list) -> str:
     return "done"
 
 
-def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
-    """Apply several successful calls in one transaction (one commit, one audit append, one
-    insert of their log rows).
+def finish_batch(pairs: list[tuple[Job, CallOutcome]],
+                 claim_next: Callable[[], list[Job]] | None = None) -> list[Job]:
+    """Apply successful calls in one transaction: one statement reads their instances, one
+    round trip saves them, one inserts the notifications they cause, one marks the jobs done,
+    one inserts their log rows, one appends their audit events, one commit. ``claim_next`` (a
+    claim in the caller's transaction) runs in it too; the jobs it leased are returned,
+    committed with the batch.
 
     The results are applied one after the other without savepoints (two round trips a job
     less). If one cannot be applied (lease lost, instance changed, engine error), the whole
     batch is rolled back and every job goes through ``finish`` one by one, with its retries
     and failure handling: one that cannot be applied never takes the others down. Failed
-    calls always go through ``finish``.
+    calls always go through ``finish``; nothing is claimed here unless a result was applied.
     """
     ok = [(job, outcome) for job, outcome in pairs if outcome.kind == "ok"]
     rest = [(job, outcome) for job, outcome in pairs if outcome.kind != "ok"]
-    if len(ok) < 2:
-        for job, outcome in ok + rest:
+    if not ok:
+        for job, outcome in rest:
             finish(job, outcome)
-        return
+        return []
     events: list = []
-    applied = 0
+    applied, claimed = 0, []
     # The leases as claimed: an apply that fails after marking its job done leaves that copy
     # marked done (and unlocked) in the session.
     leases = {job.id: job.locked_by for job, _ in ok}
     try:
-        for job, outcome in ok:
-            with audit.queued() as mine:
-                _apply_done(job, outcome.value, [])
-            events += mine
+        instances = _instances_of([job for job, _ in ok])  # noqa: F841 - held for Session.get
+        with notices.held() as held, engine.held_saves() as saves:
+            for job, outcome in ok:
+                with audit.queued() as mine:
+                    _apply_done(job, outcome.value, [], marked=True)
+                events += mine
+        engine.write_held_saves(saves)  # one round trip; Conflict if an instance moved on
+        notices.write_held(held)  # one insert
+        _mark_all_done(ok)  # last: the jobs' updated_at is when their results were applied
     except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
         db.session.rollback()
     else:
         try:
             deferred.write([row for _, outcome in ok for row in outcome.writes])  # one insert
+            claimed = claim_next() if claim_next is not None else []
             audit.write_queued(events)
             db.session.commit()
             applied = len(ok)
         except Exception:  # noqa: BLE001 - nothing was applied: every job goes through finish()
             log.exception("worker: a batch of %d results could not be committed", len(ok))
             db.session.rollback()
+            claimed = []
     leftover = ok[applied:] + rest
     if applied < len(ok):
         db.session.expire_all()  # the failed apply left stale copies in the session
@@ -388,6 +425,17 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]]) -> None:
             job = db.session.get(Job, job.id, populate_existing=True)
             set_committed_value(job, "locked_by", leases[job.id])
         finish(job, outcome)
+    return claimed
+
+
+def _instances_of(jobs: list[Job]) -> list[ProcessInstance]:
+    """Load the instances the jobs continue in one statement (``Session.get`` then finds them;
+    a copy already in the session stays as it is, as ``Session.get`` would return it)."""
+    ids = sorted({job.instance_id for job in jobs
+                  if job.engine_task_id is not None and job.instance_id is not None})
+    if not ids:
+        return []
+    return list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))))
 
 
 def _lost(job: Job, writes: list) -> str:
@@ -490,26 +538,40 @@ def run_due_jobs(worker_id: str = "inline", limit: int = 100,
     inflight: dict[Future, Job] = {}
     claimed = finished = 0
     queue_empty = False
-    while True:
+
+    def start(jobs: list[Job]) -> int:
+        """Submit claimed remote calls to the pool; run internal ones here. How many ran."""
+        ran = 0
+        for job in jobs:
+            op = registry.get(job.operation)
+            if op is None or op.internal:
+                run_job(job)
+                ran += 1
+                continue
+            try:
+                params = op.load_params(orjson.loads(job.params))
+            except Exception as exc:  # noqa: BLE001 - parameters the schema rejects
+                db.session.rollback()
+                _after_failure(job, exc)
+                ran += 1
+                continue
+            inflight[pool.submit(call_remote, app, op, params, _context(job))] = job
+        return ran
+
+    def claim_size() -> int:
+        """How many jobs to claim now: none unless half the pool (at least one) is free."""
         free = concurrency - len(inflight)
-        if not queue_empty and claimed < limit and free >= max(1, concurrency // 2):
-            jobs = claim_batch(worker_id, min(free, limit - claimed))
+        if queue_empty or claimed >= limit or free < max(1, concurrency // 2):
+            return 0
+        return min(free, limit - claimed)
+
+    while True:
+        size = claim_size()
+        if size:
+            jobs = claim_batch(worker_id, size)
             claimed += len(jobs)
             queue_empty = not jobs
-            for job in jobs:
-                op = registry.get(job.operation)
-                if op is None or op.internal:
-                    run_job(job)
-                    finished += 1
-                    continue
-                try:
-                    params = op.load_params(orjson.loads(job.params))
-                except Exception as exc:  # noqa: BLE001 - parameters the schema rejects
-                    db.session.rollback()
-                    _after_failure(job, exc)
-                    finished += 1
-                    continue
-                inflight[pool.submit(call_remote, app, op, params, _context(job))] = job
+            finished += start(jobs)
             if jobs:
                 continue
         if not inflight:
@@ -521,9 +583,16 @@ def run_due_jobs(worker_id: str = "inline", limit: int = 100,
             log.error("worker %s: %d calls outlasted the job lease; leaving them", worker_id,
                       len(inflight))
             return finished
-        finish_batch([(inflight.pop(future), future.result()) for future in done])
+        pairs = [(inflight.pop(future), future.result()) for future in done]
         finished += len(done)
         queue_empty = False
+        # The next claim rides in the batch's transaction (one commit less); when the batch
+        # is not applied at once, the loop claims on its own as before.
+        size = claim_size()
+        jobs = finish_batch(pairs, (lambda n=size: _claim(worker_id, n)) if size else None)
+        if jobs:
+            claimed += len(jobs)
+            finished += start(jobs)
 
 
 def list_incidents(status: str | None = "open"):

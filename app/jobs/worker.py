@@ -147,6 +147,29 @@ def configure(scheduler: BaseScheduler, app, worker_id: str) -> Waker:
     return waker
 
 
+def warm_up() -> None:
+    """Do at start what the first jobs would otherwise wait for: configure the ORM mappers,
+    parse the shipped ERP WSDL and compile the latest version of every deployed process.
+
+    A worker started while jobs are due (or a drain) then runs its first batch at full speed;
+    anything that fails here is left for the first job to meet (and report) as before.
+    """
+    from sqlalchemy.orm import configure_mappers
+
+    from app.engine.services import compiled_for, latest_versions
+    from connectors.erp.soap import shipped_wsdl
+
+    try:
+        configure_mappers()
+        shipped_wsdl()
+        for version in latest_versions():
+            compiled_for(version.id)
+    except Exception:  # noqa: BLE001 - a cold start is slower, never fatal
+        log.warning("worker warm-up incomplete", exc_info=True)
+    finally:
+        db.session.remove()
+
+
 def quiet_engine_logs() -> None:
     """The engine logs every task state change at INFO: thousands of lines a minute in a busy
     worker, and a measurable share of its CPU. Warnings and errors still show."""
@@ -157,6 +180,7 @@ def run_worker(once: bool = False, worker_id: str | None = None) -> None:
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
     app = current_app._get_current_object()
     quiet_engine_logs()
+    warm_up()
     if once:
         tick(worker_id)
         return

@@ -1,6 +1,8 @@
 """Notifications (in-app inbox) and the outbox of SMS / WeCom / e-signature messages."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from uuid import uuid4
 
@@ -45,18 +47,56 @@ _INSERT_NOTIFICATION = sql.prepared(
     .returning(Notification.__table__.c.id))
 
 
+_INSERT_NOTIFICATIONS = (insert(Notification.__table__)
+                         .returning(Notification.__table__.c.id, sort_by_parameter_order=True))
+_held: ContextVar[list | None] = ContextVar("held_notifications", default=None)
+
+
 def _write_notification(n: Notification) -> None:
     """INSERT one notification without an ORM flush; it joins the session as persistent.
 
     Notifications go out with nearly every engine step (an instance completed by the worker,
-    a task assigned): one prepared statement instead of a unit-of-work flush each.
+    a task assigned): one prepared statement instead of a unit-of-work flush each. Inside
+    ``held()`` the row waits for ``write_held`` instead (its id is set then).
     """
     n.created_at = utcnow()
     n.body = n.body or ""
+    pending = _held.get()
+    if pending is not None:
+        pending.append(n)
+        return
     n.id = sql.execute(_INSERT_NOTIFICATION,
                        {k: getattr(n, k) for k in _NOTIFICATION_COLUMNS}).scalar_one()
     make_transient_to_detached(n)
     db.session.add(n)
+
+
+@contextmanager
+def held() -> Iterator[list]:
+    """Hold the inbox notifications written in this block (this thread) in the yielded list,
+    for the caller to insert with ``write_held`` in the same transaction: the worker applies
+    a batch of job results with one insert of the notifications they cause."""
+    pending: list = []
+    token = _held.set(pending)
+    try:
+        yield pending
+    finally:
+        _held.reset(token)
+
+
+def write_held(pending: list) -> None:
+    """Insert held notifications in the caller's transaction (one statement); each gets its id
+    and joins the session as persistent."""
+    if not pending:
+        return
+    ids = db.session.execute(_INSERT_NOTIFICATIONS,
+                             [{k: getattr(n, k) for k in _NOTIFICATION_COLUMNS}
+                              for n in pending]).scalars().all()
+    for n, new_id in zip(pending, ids, strict=True):
+        n.id = new_id
+        make_transient_to_detached(n)
+        db.session.add(n)
+    pending.clear()
 
 
 def notify(recipients, kind: str, title: str, body: str = "", link: str | None = None,

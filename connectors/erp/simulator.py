@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.datastructures import Authorization
+from werkzeug.wsgi import get_input_stream
 
 from connectors.erp.simulator_bapis import dispatch
 from connectors.erp.simulator_clock import SimClock
@@ -113,12 +115,14 @@ def _wsdl_for(base_url: str) -> bytes:
     return text.replace(DEFAULT_ADDRESS, base_url.rstrip("/") + SOAP_PATH).encode()
 
 
-def _authorised(users: dict | None, header, kind: str | None = None) -> bool:
+def _authorised(users: dict | None, environ: dict, header, kind: str | None = None) -> bool:
     if not users:
         return True
     creds = None
-    if kind != "wsse" and request.authorization and request.authorization.type == "basic":
-        creds = (request.authorization.username, request.authorization.password)
+    if kind != "wsse":
+        auth = Authorization.from_header(environ.get("HTTP_AUTHORIZATION"))
+        if auth is not None and auth.type == "basic":
+            creds = (auth.username, auth.password)
     if kind != "basic":
         creds = creds or username_token(header)
     if creds is None or creds[0] not in users:
@@ -126,21 +130,28 @@ def _authorised(users: dict | None, header, kind: str | None = None) -> bool:
     return hmac.compare_digest(str(users[creds[0]]).encode(), (creds[1] or "").encode())
 
 
-def _soap_call(app: Flask) -> Response:
+_UNAUTHORISED = ("401 UNAUTHORIZED", "text/plain; charset=utf-8", b"Unauthorized",
+                 [("WWW-Authenticate", 'Basic realm="SAP NetWeaver"')])
+_DOWN = ("503 SERVICE UNAVAILABLE", "text/plain; charset=utf-8",
+         b"Service Unavailable: ERP is down", [])
+
+
+def _soap_call(app: Flask, environ: dict) -> tuple[str, str, bytes, list]:
+    """(status, content type, body, extra headers) of one SOAP call."""
     faults: Faults = app.extensions["erp_sim_faults"]
     settings = faults.snapshot()
     delay = settings["latency_ms"] + settings["slow_ms"]
     if delay:
         time.sleep(delay / 1000)
     if settings["down"]:
-        return Response("Service Unavailable: ERP is down", 503, mimetype="text/plain")
+        return _DOWN
     if settings["hostile"]:
-        return Response(HOSTILE[settings["hostile"]], 200, content_type=XML)
+        return "200 OK", XML, HOSTILE[settings["hostile"]], []
     try:
-        function, call, header = parse_request(request.get_data())
-        if not _authorised(app.config["ERP_SIM_USERS"], header, app.config["ERP_SIM_AUTH"]):
-            return Response("Unauthorized", 401, mimetype="text/plain",
-                            headers={"WWW-Authenticate": 'Basic realm="SAP NetWeaver"'})
+        function, call, header = parse_request(get_input_stream(environ).read())
+        if not _authorised(app.config["ERP_SIM_USERS"], environ, header,
+                           app.config["ERP_SIM_AUTH"]):
+            return _UNAUTHORISED
         if settings["fault_rate"] and secrets.randbelow(10**6) < settings["fault_rate"] * 10**6:
             raise SoapFault("Server", "Injected fault (simulator fault_rate)")
         store = app.extensions["erp_sim_store"]
@@ -148,12 +159,33 @@ def _soap_call(app: Flask) -> Response:
         values = (handler(store, faults, call) if handler
                   else dispatch(function, store, faults, call))
     except SoapFault as exc:
-        return Response(fault(exc.code, exc.message), 500, content_type=XML)
+        return "500 INTERNAL SERVER ERROR", XML, fault(exc.code, exc.message), []
     except Exception as exc:  # noqa: BLE001 - like an ABAP short dump: a fault, never a crash
         app.logger.exception("ERP simulator: %s failed", locals().get("function", "?"))
-        return Response(fault("Server", f"Runtime error in the function module: "
-                                        f"{type(exc).__name__}"), 500, content_type=XML)
-    return Response(response(function, values), 200, content_type=XML)
+        return ("500 INTERNAL SERVER ERROR", XML,
+                fault("Server", f"Runtime error in the function module: {type(exc).__name__}"),
+                [])
+    return "200 OK", XML, response(function, values), []
+
+
+class _SoapEndpoint:
+    """WSGI middleware answering ``POST SOAP_PATH`` itself; anything else goes to Flask.
+
+    The SOAP endpoint is the simulator's hot path (every ERP call of every worker): it needs
+    the request body and, with users configured, the Authorization header — no request
+    context, routing, session or response object, which cost more than the call itself.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") != SOAP_PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.wsgi_app(environ, start_response)
+        status, content_type, body, extra = _soap_call(self.app, environ)
+        start_response(status, [("Content-Type", content_type),
+                                ("Content-Length", str(len(body))), *extra])
+        return [body]
 
 
 def _admin_faults(faults: Faults):
@@ -184,8 +216,9 @@ def create_simulator(config: dict | None = None) -> Flask:
         return Response(_wsdl_for(request.host_url), content_type=XML)
 
     @app.post(SOAP_PATH)
-    def soap():
-        return _soap_call(app)
+    def soap():  # reached only past the middleware (e.g. a wrapped wsgi_app): same answer
+        status, content_type, body, extra = _soap_call(app, request.environ)
+        return Response(body, int(status.split()[0]), headers=extra, content_type=content_type)
 
     @app.route("/sim/admin/faults", methods=["GET", "POST"])
     def admin_faults():
@@ -200,4 +233,5 @@ def create_simulator(config: dict | None = None) -> Flask:
         except (TypeError, ValueError) as exc:
             return jsonify({"error": str(exc)}), 400
 
+    app.wsgi_app = _SoapEndpoint(app, app.wsgi_app)
     return app

@@ -72,6 +72,16 @@ def cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# What ``advance`` works through, earliest first, with the lead time each waits (an invoice
+# is paid at its own due time).
+_EARLIEST_PENDING = (
+    "SELECT (SELECT min(erzet) FROM vbak WHERE cmgst = 'A' AND lfstk = 'A'),"
+    " (SELECT min(created_at) FROM likp WHERE wbstk = 'A'),"
+    " (SELECT min(gi_at) FROM likp WHERE wbstk = 'C' AND fkstk = 'A'),"
+    " (SELECT min(due_at) FROM bsid WHERE shkzg = 'S' AND augbl IS NULL)")
+_PENDING_LEADS = ("delivery_hours", "goods_issue_hours", "billing_hours", None)
+
+
 def ts(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -364,7 +374,13 @@ class SalesStoreMixin:
     # ----- progression on the simulator clock ----------------------------------------------
 
     def advance(self, now: datetime, lead) -> None:
-        """Create every delivery, goods issue, invoice and payment due by ``now``."""
+        """Create every delivery, goods issue, invoice and payment due by ``now``.
+
+        Most calls find nothing due (every credit check and order read calls this): one read
+        of the four earliest pending moments settles that, without the store's write lock.
+        """
+        if not self._anything_due(now, lead):
+            return
         with self._lock, self._connect() as conn:
             for order in conn.execute("SELECT * FROM vbak WHERE cmgst = 'A' AND lfstk = 'A'"
                                       " ORDER BY vbeln").fetchall():
@@ -386,6 +402,15 @@ class SalesStoreMixin:
                                      " ORDER BY belnr").fetchall():
                 if parse_ts(item["due_at"]) <= now:
                     self._pay(conn, item, parse_ts(item["due_at"]))
+
+    def _anything_due(self, now: datetime, lead) -> bool:
+        """Whether ``advance`` has anything to do by ``now``: the earliest order to deliver,
+        delivery to goods-issue, delivery to bill and invoice to pay (``ts`` texts sort in
+        time order), each plus its lead time, against ``now``."""
+        with self._connect() as conn:
+            earliest = conn.execute(_EARLIEST_PENDING).fetchone()
+        return any(at is not None and parse_ts(at) + (lead(name) if name else timedelta()) <= now
+                   for at, name in zip(earliest, _PENDING_LEADS, strict=True))
 
     def _deliver(self, conn: sqlite3.Connection, order: sqlite3.Row, at: datetime) -> None:
         vbeln = self._next(conn, "VBELN_DELIVERY")

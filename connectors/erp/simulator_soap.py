@@ -119,7 +119,47 @@ def _append_struct(parent: etree._Element, row: dict) -> None:
 
 
 def response(function: str, values: dict) -> bytes:
-    """A document/literal ``<FM>Response`` with unqualified children, in the given order."""
+    """A document/literal ``<FM>Response`` with unqualified children, in the given order.
+
+    Written as text (every call of every worker goes through here); a value with characters
+    that need more than the three entity escapes (control characters, CR) is serialised by
+    lxml instead, which also refuses what XML cannot carry. Both give the same bytes.
+    """
+    inner: list[str] = []
+    if not values or not all(_write(inner, name, value) for name, value in values.items()):
+        return _response_tree(function, values)
+    return (f'{_XML_DECLARATION}<soap-env:Envelope xmlns:soap-env="{SOAP_NS}"><soap-env:Body>'
+            f'<n0:{function}Response xmlns:n0="{RFC_NS}">{"".join(inner)}'
+            f"</n0:{function}Response></soap-env:Body></soap-env:Envelope>").encode()
+
+
+_XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>\n"
+# Text lxml writes otherwise than with &amp; &lt; &gt; (CR as &#13;) or refuses.
+_NOT_PLAIN = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _write(parts: list[str], name: str, value) -> bool:
+    """Append ``<name>…</name>`` as ``_append`` builds it; False at text only lxml may write."""
+    if value is None:
+        return True
+    if isinstance(value, list | dict):  # a table (one <item> per row) or a structure
+        inner: list[str] = []
+        children = [("item", row) for row in value] if isinstance(value, list) else value.items()
+        if not all(_write(inner, key, child) for key, child in children):
+            return False
+        parts.append(f"<{name}>{''.join(inner)}</{name}>" if inner else f"<{name}/>")
+        return True
+    text = str(value)
+    if _NOT_PLAIN.search(text):
+        return False
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    parts.append(f"<{name}>{text}</{name}>")
+    return True
+
+
+def _response_tree(function: str, values: dict) -> bytes:
+    """``response`` built as an lxml tree (any value lxml accepts)."""
     env, body = _envelope()
     reply = etree.SubElement(body, f"{{{RFC_NS}}}{function}Response", nsmap={"n0": RFC_NS})
     _append_struct(reply, values)

@@ -168,3 +168,76 @@ def test_the_claim_and_the_next_due_time_read_the_open_jobs_index(app):
             assert job_steps and all("ix_job_open_due" in step for step in job_steps), plan
             assert not any("Sort" in step for step in plan), plan
     db.session.rollback()
+
+
+TWO_CALLS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+<bpmn:process id="two_calls" isExecutable="true">
+  <bpmn:startEvent id="s"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:serviceTask id="call_a"><bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="platform.echo" resultVariable="a">
+      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
+  </bpmn:extensionElements></bpmn:serviceTask>
+  <bpmn:serviceTask id="call_b"><bpmn:extensionElements>
+    <spiffworkflow:serviceTaskOperator id="platform.echo" resultVariable="b">
+      <spiffworkflow:parameters/></spiffworkflow:serviceTaskOperator>
+  </bpmn:extensionElements></bpmn:serviceTask>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:endEvent id="e"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="split"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="call_a"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="call_b"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="call_a" targetRef="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="call_b" targetRef="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="e"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def test_two_results_of_one_instance_in_a_batch_are_both_applied(app):
+    """Both saves of the instance go out in order in the batch's one round trip."""
+    deploy_files({"two_calls.bpmn": TWO_CALLS.encode()}, "test")
+    start_instance("two_calls", User.by_username("admin"), None)
+    db.session.commit()
+    jobs = claim_batch("w1", 2)
+    assert len(jobs) == 2 and jobs[0].instance_id == jobs[1].instance_id
+    version = db.session.get(ProcessInstance, jobs[0].instance_id).lock_version
+    finish_batch([(job, _ok(i)) for i, job in enumerate(jobs)])
+    assert _statuses(jobs) == [("done", "completed")] * 2
+    instance = db.session.get(ProcessInstance, jobs[0].instance_id)
+    assert instance.lock_version == version + 2
+    assert '"a":{"erp_no":"0000000000"}' in instance.state
+    assert '"b":{"erp_no":"0000000001"}' in instance.state
+    assert _completed_events() == 2
+    assert verify_chain()[1] is None
+
+
+def test_the_next_claim_is_committed_with_the_batch_and_not_without_it(app):
+    from app.jobs.services import _claim
+
+    jobs = _claimed(5)
+    more = finish_batch([(job, _ok(i)) for i, job in enumerate(jobs[:2])],
+                        lambda: _claim("w1", 8))
+    assert more == []  # the three others are still leased by w1 (not due again)
+    start_instance("one_call", User.by_username("admin"), None)
+    start_instance("one_call", User.by_username("admin"), None)
+    db.session.commit()
+    more = finish_batch([(job, _ok(i)) for i, job in enumerate(jobs[2:4])],
+                        lambda: _claim("w2", 8))
+    assert len(more) == 2
+    db.session.expire_all()
+    assert [db.session.get(Job, j.id).locked_by for j in more] == ["w2", "w2"]
+    assert _statuses(jobs[:4]) == [("done", "completed")] * 4
+    # A batch that cannot be applied at once claims nothing: the new job stays due.
+    start_instance("one_call", User.by_username("admin"), None)
+    # The last job's lease went to another worker (this session's copy still says w1).
+    db.session.execute(update(Job.__table__).where(Job.__table__.c.id == jobs[4].id)
+                       .values(locked_by="w3"))
+    db.session.commit()
+    taken = [db.session.get(Job, j.id) for j in more]
+    assert finish_batch([(jobs[4], _ok(4)), (taken[0], _ok(5))],
+                        lambda: _claim("w2", 8)) == []
+    assert len(claim_batch("w4", 8)) == 1
+    assert _completed_events() == 5
+    assert verify_chain()[1] is None
