@@ -154,9 +154,10 @@ def server_env(tmp: Path) -> dict:
     return env
 
 
-def make_service_app(tmp: Path, database_url: str | None = None):
+def make_service_app(tmp: Path, database_url: str | None = None, config: dict | None = None):
     """An in-process app on a fresh database (SQLite in ``tmp`` unless ``database_url``,
-    whose tables are dropped first): tables, demo users, processes."""
+    whose tables are dropped first): tables, demo users, processes. ``config`` overrides
+    settings."""
     os.environ["DEALERFLOW_INSTANCE_PATH"] = str(tmp)
     from app import create_app
     from app.admin.demo import seed_demo
@@ -165,7 +166,7 @@ def make_service_app(tmp: Path, database_url: str | None = None):
 
     app = create_app({"DATABASE_URL": database_url or f"sqlite:///{tmp / 'bench.db'}",
                       "SECRET_KEY": "bench", "UPLOAD_DIR": str(tmp / "uploads"),
-                      "DEPLOY_ON_STARTUP": False})
+                      "DEPLOY_ON_STARTUP": False, **(config or {})})
     with app.app_context():
         if database_url:
             db.drop_all()

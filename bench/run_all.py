@@ -22,6 +22,7 @@ BENCHES = [
     ("journey", "bench_journey.py", "Whole 3-approval instance over HTTP"),
     ("inbox", "bench_inbox_scale.py", "Inbox at scale (100,000 open tasks)"),
     ("return", "bench_return_loop.py", "Return for revision 1,000 times"),
+    ("commits", "bench_sqlite_commits.py", "SQLite commits: WAL checkpoint thread vs in commits"),
     ("engine", "bench_engine_overhead.py", "Platform vs raw SpiffWorkflow"),
     ("worker", "bench_worker.py", "Worker throughput with real SOAP calls"),
     ("erp", "bench_erp.py", "zeep vs raw requests round trip"),
