@@ -1,8 +1,7 @@
 """Write and verify the hash-chained audit trail."""
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from datetime import datetime
 from types import SimpleNamespace
@@ -51,8 +50,7 @@ def _last_hash() -> str:
 _queued: ContextVar[list | None] = ContextVar("queued_audit_events", default=None)
 
 
-@contextmanager
-def queued() -> Iterator[list]:
+def queued() -> AbstractContextManager[list]:
     """Queue the events ``record`` makes in this block (this thread) in the yielded list.
 
     The caller appends them with ``write_queued`` just before it commits: on PostgreSQL the
@@ -60,12 +58,7 @@ def queued() -> Iterator[list]:
     a long transaction (the worker applies job results this way). Events of a block that
     raises are dropped with the list, like the writes the caller rolls back.
     """
-    events: list = []
-    token = _queued.set(events)
-    try:
-        yield events
-    finally:
-        _queued.reset(token)
+    return sql.holding(_queued)
 
 
 def write_queued(events: list) -> None:

@@ -13,6 +13,9 @@ processors, so the statements behave the same on SQLite and PostgreSQL.
 """
 
 from collections import namedtuple
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import Table, bindparam, event, update
 from sqlalchemy import inspect as sa_inspect
@@ -216,3 +219,20 @@ def guarded_update(table: Table, where: tuple[str, ...], fields: tuple[str, ...]
 
 def bind(prefix: str, values: dict) -> dict:
     return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+@contextmanager
+def holding(var: ContextVar) -> Iterator[list]:
+    """Set ``var`` to a new list for the block (this thread) and yield it.
+
+    A writer that finds a list in its ``var`` appends its row there instead of writing it;
+    the caller then writes the held rows in one statement, in the same transaction (the
+    worker applies a batch of job results so). Rows of a block that raises are dropped with
+    the list, like the writes the caller rolls back.
+    """
+    held: list = []
+    token = var.set(held)
+    try:
+        yield held
+    finally:
+        var.reset(token)

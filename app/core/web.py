@@ -179,7 +179,7 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error:
             log.warning("WAL checkpointer: cannot open %s; SQLite checkpoints in commits",
                         self.path)

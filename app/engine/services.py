@@ -2,8 +2,7 @@
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -308,17 +307,11 @@ def _stale() -> Conflict:
 _held_saves: ContextVar[list | None] = ContextVar("held_instance_saves", default=None)
 
 
-@contextmanager
-def held_saves() -> Iterator[list]:
+def held_saves() -> AbstractContextManager[list]:
     """Hold the guarded UPDATEs of instances saved in this block (this thread) in the yielded
     list, for ``write_held_saves`` to run in one round trip in the same transaction (the worker
     applies a batch of job results so). The objects take their new values at once."""
-    pending: list = []
-    token = _held_saves.set(pending)
-    try:
-        yield pending
-    finally:
-        _held_saves.reset(token)
+    return sql.holding(_held_saves)
 
 
 def write_held_saves(pending: list) -> None:

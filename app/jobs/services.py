@@ -215,14 +215,14 @@ _MARK_DONE = sql.prepared(
              ("status", "result", "locked_by", "locked_until", "updated_at")}))
 
 
-def _done_values(job: Job, result, now) -> dict:
+def _done_values(result, now) -> dict:
     return {"status": "done", "result": _json(result), "locked_by": None, "locked_until": None,
             "updated_at": now}
 
 
 def _mark_done(job: Job, result) -> bool:
     """Finish the job if this worker still holds its lease (guarded UPDATE, no ORM flush)."""
-    values = _done_values(job, result, utcnow())
+    values = _done_values(result, utcnow())
     done = sql.execute(_MARK_DONE, {"w_id": job.id, "w_locked_by": job.locked_by,
                                     **sql.bind("s", values)})
     if done.rowcount != 1:
@@ -236,7 +236,7 @@ def _mark_all_done(pairs: list) -> None:
     """``_mark_done`` for a batch of (job, outcome) in one round trip (the guarded UPDATE run
     for each job); raises ``_LeaseLost`` unless every job was still this worker's."""
     now = utcnow()
-    values = [_done_values(job, outcome.value, now) for job, outcome in pairs]
+    values = [_done_values(outcome.value, now) for _, outcome in pairs]
     done = sql.execute(_MARK_DONE, [{"w_id": job.id, "w_locked_by": job.locked_by,
                                      **sql.bind("s", row)}
                                     for (job, _), row in zip(pairs, values, strict=True)])
@@ -387,18 +387,15 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]],
         for job, outcome in rest:
             finish(job, outcome)
         return []
-    events: list = []
     applied, claimed = 0, []
     # The leases as claimed: an apply that fails after marking its job done leaves that copy
     # marked done (and unlocked) in the session.
     leases = {job.id: job.locked_by for job, _ in ok}
     try:
         instances = _instances_of([job for job, _ in ok])  # noqa: F841 - held for Session.get
-        with notices.held() as held, engine.held_saves() as saves:
+        with notices.held() as held, engine.held_saves() as saves, audit.queued() as events:
             for job, outcome in ok:
-                with audit.queued() as mine:
-                    _apply_done(job, outcome.value, [], marked=True)
-                events += mine
+                _apply_done(job, outcome.value, [], marked=True)
         engine.write_held_saves(saves)  # one round trip; Conflict if an instance moved on
         notices.write_held(held)  # one insert
         _mark_all_done(ok)  # last: the jobs' updated_at is when their results were applied

@@ -1,7 +1,7 @@
 """Notifications (in-app inbox) and the outbox of SMS / WeCom / e-signature messages."""
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from datetime import timedelta
 from uuid import uuid4
@@ -71,17 +71,11 @@ def _write_notification(n: Notification) -> None:
     db.session.add(n)
 
 
-@contextmanager
-def held() -> Iterator[list]:
+def held() -> AbstractContextManager[list]:
     """Hold the inbox notifications written in this block (this thread) in the yielded list,
     for the caller to insert with ``write_held`` in the same transaction: the worker applies
     a batch of job results with one insert of the notifications they cause."""
-    pending: list = []
-    token = _held.set(pending)
-    try:
-        yield pending
-    finally:
-        _held.reset(token)
+    return sql.holding(_held)
 
 
 def write_held(pending: list) -> None:

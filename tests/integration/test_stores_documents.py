@@ -1,22 +1,20 @@
 """Store documents, photo times from EXIF, and editing / deactivating inspection plans."""
 
+import functools
 import io
 import zipfile
 from datetime import datetime
-from decimal import Decimal
 
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from app.audit.services import verify_chain
-from app.dealers.models import Dealer
 from app.extensions import db
 from app.stores.inspections import generate_inspections
 from app.stores.models import (
     Inspection,
     InspectionPlan,
-    Store,
     StoreDocument,
     StoreEvent,
     StorePhoto,
@@ -28,18 +26,9 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 @pytest.fixture
-def make_store():
-    def _make(dealer_code="DE000001", status="opening", store_type="standard"):
-        dealer = db.session.scalar(select(Dealer).where(Dealer.code == dealer_code))
-        store = Store(name="测试门店", dealer_id=dealer.id, region=dealer.region, status=status,
-                      city="上海", address="南京路 1 号", store_type=store_type,
-                      area_m2=Decimal("80"), budget_total=Decimal("100000"))
-        db.session.add(store)
-        db.session.flush()
-        store.code = f"D{store.id:06d}"
-        db.session.commit()
-        return store.id
-    return _make
+def make_store(make_store):
+    """The shared store factory (tests/integration/conftest.py), stores opening by default."""
+    return functools.partial(make_store, status="opening", name="测试门店")
 
 
 def office_file(main_part: str) -> bytes:
