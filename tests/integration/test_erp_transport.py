@@ -159,3 +159,89 @@ def test_flask_erp_call_prints_the_result_as_json(app, sim):
     assert bad.exit_code != 0 and "customer_number" in bad.output
     unknown = runner.invoke(args=["erp", "call", "dealers.archive"])
     assert unknown.exit_code != 0 and "erp.get_materials" in unknown.output
+
+
+def _serve(wsgi_app, keep_alive: bool):
+    """A threaded werkzeug server for ``wsgi_app`` (HTTP/1.1 keep-alive when asked)."""
+    import threading
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Handler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server
+
+
+def _credit(customer="0000010001") -> dict:
+    db.session.commit()
+    op = registry.get("erp.get_credit_status")
+    return op.fn(op.load_params({"customer_number": customer}),
+                 CallContext(idempotency_key="k", instance_id=1))
+
+
+def _keep_alive_front(simulator, peers: list):
+    """An HTTP/1.1 server that keeps connections open (as SAP's ICM does) in front of the
+    simulator; it notes each request's client port."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from werkzeug.test import Client
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - http.server's name
+            peers.append(self.client_address[1])
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            r = Client(simulator).post(self.path, data=body, headers=dict(self.headers))
+            self.send_response(r.status_code)
+            self.send_header("Content-Type", r.headers["Content-Type"])
+            self.send_header("Content-Length", str(len(r.data)))
+            self.end_headers()
+            self.wfile.write(r.data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server
+
+
+def test_calls_reuse_the_connection_when_the_erp_keeps_it_open(app, tmp_path):
+    peers = []
+    server = _keep_alive_front(create_simulator({"database": str(tmp_path / "sim.db")}), peers)
+    app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
+    try:
+        figures = [_credit() for _ in range(3)]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(peers) == 3 and len(set(peers)) == 1  # one TCP connection for three calls
+    assert figures[0] == figures[2] and figures[0]["customer_number"] == "0000010001"
+
+
+def test_a_proxy_from_the_environment_is_used(app, sim, monkeypatch):
+    seen = []
+
+    def proxy(environ, start_response):
+        seen.append(environ.get("REQUEST_URI") or environ.get("RAW_URI"))
+        start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+        return [b"proxy refuses"]
+
+    server = _serve(proxy, keep_alive=False)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+    try:
+        with pytest.raises(ConnectorError, match="HTTP 502: proxy refuses"):
+            _credit()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [app.config["ERP_URL"]]  # the absolute URL, as a proxy receives it
