@@ -82,6 +82,9 @@ def create_app(config=None) -> Flask:
     from flask_babel import get_locale
 
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "zh_CN")
+    from app.core.i18n import translate
+
+    app.jinja_env.filters["service_message"] = translate  # a stored English message, shown
     from app.cli import register_cli
 
     register_cli(app)

@@ -212,4 +212,19 @@ TEMPLATES = (
     _l("Incident {id} not found"),
     _l("Outbox message {id} not found"),
     _l("{what} {id} not found"),
+    # connector failures as the incident list shows them (the stored text stays English)
+    _l("ConnectorError: ERP {function} timed out after {seconds} s ({url})"),
+    _l("ConnectorError: ERP unreachable at {url}: {reason}"),
+    _l("ConnectorError: SOAP fault from ERP ({code}): {message}"),
+    _l("ConnectorError: ERP answered HTTP {status}: {body}"),
+    _l("ConnectorError: ERP call {function} answered a value that does not fit the WSDL: "
+       "{reason}"),
+    _l("ConnectorError: ERP call {function} failed: {reason}"),
+    _l("ConnectorError: RFC call {function} failed ({reason}): {detail}"),
+    _l("ConnectorError: HTTP {status}: {body}"),
+    _l("ConnectorError: Not a JSON answer: {body}"),
+    _l("ConnectorError: Answer without an id: {answer}"),
+    _l("ConnectorUnavailable: The RFC transport needs pyrfc, which is not installed. "
+       "{guidance}"),
+    _l("Business error {code} not caught by the model: {message}"),
 )

@@ -120,19 +120,31 @@ def claim_batch(worker_id: str, size: int) -> list[Job]:
     return jobs
 
 
+def _claim_statement(skip_locked: bool):
+    """``UPDATE job … WHERE id IN (the first due ids) RETURNING job``, built once: the worker
+    claims after every batch, and building the statement cost more than running it."""
+    now = bindparam("now", type_=Job.__table__.c.due_at.type)
+    due = (select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id)
+           .limit(bindparam("size")))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(Job).where(Job.id.in_(due.scalar_subquery()))
+            .values(status="running", locked_by=bindparam("worker"),
+                    locked_until=bindparam("lease"), attempts=Job.attempts + 1, updated_at=now)
+            .returning(Job))
+
+
+_CLAIM = {False: _claim_statement(False), True: _claim_statement(True)}
+_CLAIM_OPTIONS = {"populate_existing": True, "synchronize_session": False}
+
+
 def _claim(worker_id: str, size: int) -> list[Job]:
     """``claim_batch``'s statement in the caller's transaction (the caller commits)."""
     now = utcnow()
     lease = now + timedelta(seconds=current_app.config["JOB_LOCK_SECONDS"])
-    due = select(Job.id).where(_due_clause(now)).order_by(Job.due_at, Job.id).limit(size)
-    if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    claim = (update(Job).where(Job.id.in_(due.scalar_subquery()))
-             .values(status="running", locked_by=worker_id, locked_until=lease,
-                     attempts=Job.attempts + 1, updated_at=now)
-             .returning(Job))
-    jobs = list(db.session.scalars(claim, execution_options={"populate_existing": True,
-                                                             "synchronize_session": False}))
+    claim = _CLAIM[db.session.get_bind().dialect.name == "postgresql"]
+    jobs = list(db.session.scalars(claim, {"now": now, "lease": lease, "worker": worker_id,
+                                           "size": size}, execution_options=_CLAIM_OPTIONS))
     jobs.sort(key=lambda job: (job.due_at, job.id))
     return jobs
 
@@ -432,7 +444,11 @@ def _instances_of(jobs: list[Job]) -> list[ProcessInstance]:
                   if job.engine_task_id is not None and job.instance_id is not None})
     if not ids:
         return []
-    return list(db.session.scalars(select(ProcessInstance).where(ProcessInstance.id.in_(ids))))
+    return list(db.session.scalars(_INSTANCES_BY_ID, {"ids": ids}))
+
+
+_INSTANCES_BY_ID = select(ProcessInstance).where(
+    ProcessInstance.id.in_(bindparam("ids", expanding=True)))
 
 
 def _lost(job: Job, writes: list) -> str:

@@ -245,3 +245,34 @@ def test_a_proxy_from_the_environment_is_used(app, sim, monkeypatch):
         server.shutdown()
         server.server_close()
     assert seen == [app.config["ERP_URL"]]  # the absolute URL, as a proxy receives it
+
+
+def test_incident_list_shows_the_connector_error_in_the_admins_language(
+        app, api, login, admission_data, sim, monkeypatch):
+    mgr, fin = api("mgr_east"), api("finance")
+    api("applicant").post("/api/v1/processes/dealer_admission/instances",
+                          json={"data": admission_data(level="C")})
+    [task] = mgr.get("/api/v1/tasks?scope=group").json
+    _approve(mgr, task["id"])
+    [task] = fin.get("/api/v1/tasks?scope=group").json
+    _approve(fin, task["id"], approved_credit_limit="100000", payment_terms="net30")
+    sim.faults(down=True)
+    monkeypatch.setitem(app.config, "JOB_MAX_ATTEMPTS", 1)
+    run_due_jobs("w1", limit=100)
+    [incident] = db.session.query(Incident).all()
+    english = incident.error.splitlines()[0]
+    assert english.startswith("ConnectorError: ERP answered HTTP 503")
+
+    def summary(page: str) -> str:
+        return page.split("<summary>", 1)[1].split("</summary>", 1)[0]
+
+    admin = User.by_username("admin")
+    admin.locale = "zh_CN"
+    db.session.commit()
+    page = login("admin").get("/admin/incidents").get_data(as_text=True)
+    assert summary(page).startswith("连接器错误：ERP 返回 HTTP 503：")
+    assert english in page  # the stored text, unchanged, under the summary
+    admin.locale = "en"
+    db.session.commit()
+    page = login("admin").get("/admin/incidents").get_data(as_text=True)
+    assert summary(page).startswith("ConnectorError: ERP answered HTTP 503") and "连接器" not in page
