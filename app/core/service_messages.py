@@ -15,6 +15,10 @@ def _l(text: str) -> str:
 
 
 MESSAGES = (
+    _l("ConnectorUnavailable: The RFC transport needs pyrfc, which is not installed. Download "
+       "the SAP NW RFC SDK (SAP Support Portal, S-user required), unpack it, set SAPNWRFC_HOME "
+       "to its directory, then `pip install pyrfc` in this environment and restart the worker. "
+       "Or set DEALERFLOW_ERP_TRANSPORT=soap to call the ERP over SOAP."),
     _l("Password must have at least 4 characters"),
     _l("Must be zh_CN or en"),
     _l("Only administrators and marketing publish announcements"),
@@ -224,7 +228,5 @@ TEMPLATES = (
     _l("ConnectorError: HTTP {status}: {body}"),
     _l("ConnectorError: Not a JSON answer: {body}"),
     _l("ConnectorError: Answer without an id: {answer}"),
-    _l("ConnectorUnavailable: The RFC transport needs pyrfc, which is not installed. "
-       "{guidance}"),
     _l("Business error {code} not caught by the model: {message}"),
 )

@@ -27,7 +27,7 @@ def _approve(client, task_id, **data):
 
 
 def test_rfc_without_pyrfc_is_an_incident_with_guidance_then_soap_completes(
-        app, api, admission_data, sim, monkeypatch):
+        app, api, login, admission_data, sim, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyrfc", None)  # pyrfc is not installed here
     applicant, mgr, fin, admin = api("applicant"), api("mgr_east"), api("finance"), api("admin")
     instance_id = applicant.post("/api/v1/processes/dealer_admission/instances",
@@ -46,6 +46,10 @@ def test_rfc_without_pyrfc_is_an_incident_with_guidance_then_soap_completes(
     assert "SAP NW RFC SDK" in incident["error"] and "pip install pyrfc" in incident["error"]
     assert "DEALERFLOW_ERP_TRANSPORT=soap" in incident["error"]
     assert sim.store.count_customers() == len(DEMO_CUSTOMERS)
+    User.by_username("admin").locale = "zh_CN"
+    db.session.commit()
+    page = login("admin").get("/admin/incidents").get_data(as_text=True)
+    assert "连接器不可用：RFC 传输需要 pyrfc" in page  # the guidance, in the admin's language
 
     monkeypatch.setitem(app.config, "ERP_TRANSPORT", "soap")
     assert admin.post(f"/api/v1/incidents/{incident['id']}/retry").status_code == 200
