@@ -8,7 +8,9 @@ The journey runs twice on the same server: with ``requests.Session`` (the figure
 and with a lean ``http.client`` driver. The HTTP floor is measured in the same run: a WSGI
 app that does nothing, served by the same gunicorn options and timed with both clients,
 shows what ten requests cost this machine before any application work; GET /healthz (a
-SELECT 1 through the product's stack) is shown too.
+SELECT 1 through the product's stack) is shown too. Last, the same journey calls the
+product's WSGI app in-process on a fresh database (no client, server or sockets): what
+Dealerflow's own code costs per instance.
 
     .venv/bin/python bench/bench_journey.py          # BENCH_N=300, BENCH_WARMUP=30
 
@@ -18,6 +20,7 @@ keeps the server's port in a range.
 """
 
 import http.client
+import io
 import os
 import shlex
 import sys
@@ -243,6 +246,72 @@ def measure_floor(gunicorn_args, n: int) -> dict:
                 for client in ("requests", "lean")}
 
 
+class InProcessSession:
+    """The journey's calls straight into the WSGI app (no sockets, no HTTP parsing, no
+    server): what Dealerflow's own code costs per instance, apart from any HTTP floor."""
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token
+
+    def _call(self, method: str, url: str, body: bytes | None = None,
+              params: dict | None = None) -> LeanResponse:
+        data = body or b""
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": urlsplit(url).path,
+                   "QUERY_STRING": urlencode(params) if params else "",
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+                   "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(data),
+                   "wsgi.errors": sys.stderr, "wsgi.multithread": False,
+                   "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+                   "REMOTE_ADDR": "127.0.0.1", "HTTP_ACCEPT": "application/json",
+                   "CONTENT_LENGTH": str(len(data)), "HTTP_AUTHORIZATION": f"Bearer {self.token}"}
+        if body is not None:
+            environ["CONTENT_TYPE"] = "application/json"
+        status = {}
+
+        def start_response(line, headers, exc_info=None):
+            status["code"], status["headers"] = int(line[:3]), dict(headers)
+
+        content = b"".join(self.app(environ, start_response))
+        return LeanResponse(status["code"], status["headers"], content)
+
+    def get(self, url: str, params: dict | None = None) -> LeanResponse:
+        return self._call("GET", url, params=params)
+
+    def post(self, url: str, json=None) -> LeanResponse:
+        return self._call("POST", url, body=orjson.dumps(json) if json is not None else None)
+
+    def close(self) -> None:
+        pass
+
+
+def measure_in_process(n: int, warmup: int) -> dict:
+    """The same journey through the product's WSGI app in this process, on a fresh SQLite
+    database: no client, server or sockets."""
+    import shutil
+
+    tmp = c.temp_dir()
+    try:
+        c.quiet_logging()
+        app = c.make_service_app(tmp)
+        c.quiet_logging()
+        client = app.test_client()
+        tokens = {}
+        for username in ["applicant"] + [a[0] for a in APPROVERS]:
+            r = client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
+            tokens[username] = r.get_json()["token"]
+        upload = client.post("/api/v1/files",
+                             headers={"Authorization": f"Bearer {tokens['applicant']}"},
+                             data={"file": (io.BytesIO(c.tiny_png()), "licence.png", "image/png")})
+        journey = Journey.__new__(Journey)
+        journey.base, journey.licence_id = "", upload.get_json()["id"]
+        journey.sessions = {u: InProcessSession(app, t) for u, t in tokens.items()}
+        for _ in range(warmup):
+            journey.run_instance()
+        return summarize([journey.run_instance() for _ in range(n)])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def summarize(results: list[dict]) -> dict:
     """Millisecond medians/p90s of the instance and of each step (steps pooled and per approver)."""
     totals = [c.ms(r["total"]) for r in results]
@@ -295,7 +364,7 @@ def print_journey(summary: dict, healthz_ms: list[float] | None = None, title: s
               f"(instance / (10 × healthz) = {med / (10 * h):.2f}×)")
 
 
-def print_floor(floor: dict, summaries: dict) -> None:
+def print_floor(floor: dict, summaries: dict, in_process: dict | None = None) -> None:
     """The journey beside what ten requests cost with no application, per client."""
     rows = []
     for client, label in (("requests", "requests.Session"), ("lean", "http.client")):
@@ -313,6 +382,20 @@ def print_floor(floor: dict, summaries: dict) -> None:
         print(f"{row[0]}: instance median {row[1]:.2f} ms ({'meets' if row[1] <= TARGET_MS else 'misses'} "
               f"≤ {TARGET_MS:.0f} ms); {row[4]:.2f} ms of it is the floor any app pays here, "
               f"{row[5]:.2f} ms is Dealerflow")
+        left = TARGET_MS - row[4]
+        if left <= 0:
+            print(f"  with {row[0]}, ten requests to an app that does nothing already take "
+                  f"{row[4]:.2f} ms ≥ {TARGET_MS:.0f} ms: no server can meet the target with "
+                  "this client on this machine")
+        else:
+            print(f"  with {row[0]}, {left:.2f} ms of the {TARGET_MS:.0f} ms are left for the "
+                  "application's ten requests")
+    if in_process:
+        steps = in_process["steps"]
+        print(f"in-process (the WSGI app called directly, no sockets; n={in_process['n']}): "
+              f"instance median {in_process['total_med']:.2f} ms (p90 {in_process['total_p90']:.2f}); "
+              f"create {c.median(steps['create']):.2f}, list {c.median(steps['list']):.2f}, "
+              f"claim {c.median(steps['claim']):.2f}, complete {c.median(steps['complete']):.2f} ms")
 
 
 def main() -> dict:
@@ -342,7 +425,8 @@ def main() -> dict:
                             f"(n={summary['n']})")
     print(f"(healthz median before the journeys {c.median(healthz):.3f} ms, "
           f"after {c.median(healthz_after):.3f} ms)")
-    print_floor(floor, summaries)
+    in_process = measure_in_process(n, warmup)
+    print_floor(floor, summaries, in_process)
     return summaries.get("requests") or next(iter(summaries.values()))
 
 

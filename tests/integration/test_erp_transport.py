@@ -187,9 +187,9 @@ def _credit(customer="0000010001") -> dict:
                  CallContext(idempotency_key="k", instance_id=1))
 
 
-def _keep_alive_front(simulator, peers: list):
+def _keep_alive_front(simulator, peers: list, tls=None):
     """An HTTP/1.1 server that keeps connections open (as SAP's ICM does) in front of the
-    simulator; it notes each request's client port."""
+    simulator; it notes each request's client port. ``tls``: an ``ssl.SSLContext`` (HTTPS)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -212,6 +212,8 @@ def _keep_alive_front(simulator, peers: list):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
     return server
@@ -280,3 +282,31 @@ def test_incident_list_shows_the_connector_error_in_the_admins_language(
     db.session.commit()
     page = login("admin").get("/admin/incidents").get_data(as_text=True)
     assert summary(page).startswith("ConnectorError: ERP answered HTTP 503") and "连接器" not in page
+
+
+def test_https_erp_certificate_is_verified_against_the_configured_bundle(
+        app, tmp_path, monkeypatch):
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server = _keep_alive_front(create_simulator({"database": str(tmp_path / "sim.db")}), [],
+                               tls=context)
+    port = server.server_port
+    try:
+        # A certificate from a CA nobody trusts here: refused, before any envelope is sent.
+        app.config["ERP_URL"] = f"https://127.0.0.1:{port}{SOAP_PATH}"
+        with pytest.raises(ConnectorError, match="unreachable"):
+            _credit()
+        # The same server once its CA is the configured bundle (read when a client is made).
+        bundle = tmp_path / "erp-ca.pem"
+        ca.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+        app.config["ERP_URL"] = f"https://localhost:{port}{SOAP_PATH}"
+        assert _credit()["customer_number"] == "0000010001"
+    finally:
+        server.shutdown()
+        server.server_close()
