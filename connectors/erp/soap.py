@@ -103,7 +103,9 @@ class PooledTransport(RecordingTransport):
     worker makes one call per service task. The pool keeps the connection alive between calls
     when the ERP does. Used when no proxy and no .netrc entry applies to the ERP's address
     (those are requests' to honour). Errors are urllib3's; ``ErpClient`` maps them as it maps
-    requests'. No retries and no redirects, as with requests' defaults for a POST.
+    requests'. No retries (the job retries, with its idempotency key), and a redirect is not
+    followed: it is reported ("ERP answered HTTP 308"), so the address gets fixed instead of
+    envelopes and credentials being re-sent elsewhere on every call.
     """
 
     def __init__(self, timeout: float, basic_auth: tuple[str, str] | None = None,
