@@ -310,3 +310,23 @@ def test_https_erp_certificate_is_verified_against_the_configured_bundle(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_redirecting_erp_address_is_reported_not_followed(app):
+    calls = []
+
+    def moved(environ, start_response):
+        calls.append(environ["PATH_INFO"])
+        start_response("308 Permanent Redirect", [("Location", "http://elsewhere.invalid/soap"),
+                                                  ("Content-Type", "text/plain")])
+        return [b"moved"]
+
+    server = _serve(moved, keep_alive=False)
+    app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
+    try:
+        with pytest.raises(ConnectorError, match="ERP answered HTTP 308: moved"):
+            _credit()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert calls == [SOAP_PATH]  # one POST; the envelope went nowhere else
