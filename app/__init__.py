@@ -84,7 +84,8 @@ def create_app(config=None) -> Flask:
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale() or "zh_CN")
     from app.core.i18n import translate
 
-    app.jinja_env.filters["service_message"] = translate  # a stored English message, shown
+    # A stored English service message (an incident's error) in the page's language.
+    app.jinja_env.filters["service_message"] = translate
     from app.cli import register_cli
 
     register_cli(app)

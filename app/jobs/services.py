@@ -437,6 +437,10 @@ def finish_batch(pairs: list[tuple[Job, CallOutcome]],
     return claimed
 
 
+_INSTANCES_BY_ID = select(ProcessInstance).where(
+    ProcessInstance.id.in_(bindparam("ids", expanding=True)))
+
+
 def _instances_of(jobs: list[Job]) -> list[ProcessInstance]:
     """Load the instances the jobs continue in one statement (``Session.get`` then finds them;
     a copy already in the session stays as it is, as ``Session.get`` would return it)."""
@@ -445,10 +449,6 @@ def _instances_of(jobs: list[Job]) -> list[ProcessInstance]:
     if not ids:
         return []
     return list(db.session.scalars(_INSTANCES_BY_ID, {"ids": ids}))
-
-
-_INSTANCES_BY_ID = select(ProcessInstance).where(
-    ProcessInstance.id.in_(bindparam("ids", expanding=True)))
 
 
 def _lost(job: Job, writes: list) -> str:

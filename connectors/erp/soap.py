@@ -108,9 +108,9 @@ class PooledTransport(RecordingTransport):
     envelopes and credentials being re-sent elsewhere on every call.
     """
 
-    def __init__(self, timeout: float, basic_auth: tuple[str, str] | None = None,
-                 ca_bundle: str | None = None):
-        super().__init__(timeout=timeout, operation_timeout=timeout)
+    def __init__(self, session: requests.Session, timeout: float,
+                 basic_auth: tuple[str, str] | None = None, ca_bundle: str | None = None):
+        super().__init__(session=session, timeout=timeout, operation_timeout=timeout)
         self._pool = urllib3.PoolManager(num_pools=2, maxsize=1, cert_reqs="CERT_REQUIRED",
                                          ca_certs=ca_bundle or certifi.where())
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
@@ -198,14 +198,13 @@ class ErpClient:
         elif settings.user:
             basic = (settings.user, settings.password or "")
         session = _session_for(settings.url)
-        if session.proxies or session.auth:
+        if session.proxies or session.auth:  # requests honours them; the pool would not
             if basic:
                 session.auth = basic
             transport = RecordingTransport(session=session, timeout=settings.timeout,
                                            operation_timeout=settings.timeout)
         else:
-            session.close()
-            transport = PooledTransport(settings.timeout, basic, _ca_bundle())
+            transport = PooledTransport(session, settings.timeout, basic, _ca_bundle())
         self.client = Client(shipped_wsdl(), transport=transport, settings=_zeep_settings(),
                              wsse=wsse)
         self.service = self.client.create_service(BINDING, settings.url)
@@ -237,6 +236,7 @@ class ErpClient:
         try:
             raw = getattr(self.service, function)(**to_soap(params))
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            # urllib3's refused connection is a ConnectTimeoutError subclass
             if isinstance(exc, urllib3.exceptions.NewConnectionError):
                 raise ConnectorError(f"ERP unreachable at {self.settings.url}: "
                                      f"{type(exc).__name__}") from None

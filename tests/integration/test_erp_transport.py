@@ -1,9 +1,14 @@
 """Transport selection (SOAP / RFC), ERP errors caught in BPMN, and simulator auth modes."""
 
 import sys
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.test import Client
 
 from app.core.models import User
 from app.engine.models import ProcessInstance
@@ -110,23 +115,15 @@ def test_uncaught_business_error_is_an_incident_naming_the_code(sim):
 
 @pytest.fixture
 def wsse_only_sim(app, tmp_path):
-    from werkzeug.serving import make_server
-
     simulator = create_simulator({"database": str(tmp_path / "sim.db"),
                                   "users": {"rfc_dealerflow": "Pa55-wsse"}, "auth": "wsse"})
-    server = make_server("127.0.0.1", 0, simulator, threaded=True)
-    import threading
-
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
     saved = {k: app.config[k] for k in ("ERP_URL", "ERP_USER", "ERP_PASSWORD", "ERP_AUTH")}
-    app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
-    try:
-        yield
-    finally:
-        app.config.update(saved)
-        server.shutdown()
-        server.server_close()
+    with _serve(simulator) as server:
+        app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
+        try:
+            yield
+        finally:
+            app.config.update(saved)
 
 
 def _materials() -> dict:
@@ -165,19 +162,21 @@ def test_flask_erp_call_prints_the_result_as_json(app, sim):
     assert unknown.exit_code != 0 and "erp.get_materials" in unknown.output
 
 
-def _serve(wsgi_app, keep_alive: bool):
-    """A threaded werkzeug server for ``wsgi_app`` (HTTP/1.1 keep-alive when asked)."""
-    import threading
-
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Handler(WSGIRequestHandler):
-        protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
-
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=Handler)
+@contextmanager
+def _running(server):
+    """Serve ``server`` (a socketserver with a ``server_port``) on a thread for the block."""
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
-    return server
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _serve(wsgi_app):
+    """A threaded werkzeug server for ``wsgi_app`` (it closes every connection)."""
+    return _running(make_server("127.0.0.1", 0, wsgi_app, threaded=True))
 
 
 def _credit(customer="0000010001") -> dict:
@@ -189,11 +188,8 @@ def _credit(customer="0000010001") -> dict:
 
 def _keep_alive_front(simulator, peers: list, tls=None):
     """An HTTP/1.1 server that keeps connections open (as SAP's ICM does) in front of the
-    simulator; it notes each request's client port. ``tls``: an ``ssl.SSLContext`` (HTTPS)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from werkzeug.test import Client
+    simulator, running for a ``with`` block; it notes each request's client port. ``tls``: an
+    ``ssl.SSLContext`` (HTTPS)."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -214,20 +210,15 @@ def _keep_alive_front(simulator, peers: list, tls=None):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
-    return server
+    return _running(server)
 
 
 def test_calls_reuse_the_connection_when_the_erp_keeps_it_open(app, tmp_path):
     peers = []
-    server = _keep_alive_front(create_simulator({"database": str(tmp_path / "sim.db")}), peers)
-    app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
-    try:
+    simulator = create_simulator({"database": str(tmp_path / "sim.db")})
+    with _keep_alive_front(simulator, peers) as server:
+        app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
         figures = [_credit() for _ in range(3)]
-    finally:
-        server.shutdown()
-        server.server_close()
     assert len(peers) == 3 and len(set(peers)) == 1  # one TCP connection for three calls
     assert figures[0] == figures[2] and figures[0]["customer_number"] == "0000010001"
 
@@ -240,16 +231,12 @@ def test_a_proxy_from_the_environment_is_used(app, sim, monkeypatch):
         start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
         return [b"proxy refuses"]
 
-    server = _serve(proxy, keep_alive=False)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
-    try:
+    with _serve(proxy) as server:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
         with pytest.raises(ConnectorError, match="HTTP 502: proxy refuses"):
             _credit()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert seen == [app.config["ERP_URL"]]  # the absolute URL, as a proxy receives it
 
 
@@ -293,10 +280,9 @@ def test_https_erp_certificate_is_verified_against_the_configured_bundle(
     ca = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    server = _keep_alive_front(create_simulator({"database": str(tmp_path / "sim.db")}), [],
-                               tls=context)
-    port = server.server_port
-    try:
+    simulator = create_simulator({"database": str(tmp_path / "sim.db")})
+    with _keep_alive_front(simulator, [], tls=context) as server:
+        port = server.server_port
         # A certificate from a CA nobody trusts here: refused, before any envelope is sent.
         app.config["ERP_URL"] = f"https://127.0.0.1:{port}{SOAP_PATH}"
         with pytest.raises(ConnectorError, match="unreachable"):
@@ -307,9 +293,6 @@ def test_https_erp_certificate_is_verified_against_the_configured_bundle(
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
         app.config["ERP_URL"] = f"https://localhost:{port}{SOAP_PATH}"
         assert _credit()["customer_number"] == "0000010001"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_redirecting_erp_address_is_reported_not_followed(app):
@@ -321,12 +304,8 @@ def test_a_redirecting_erp_address_is_reported_not_followed(app):
                                                   ("Content-Type", "text/plain")])
         return [b"moved"]
 
-    server = _serve(moved, keep_alive=False)
-    app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
-    try:
+    with _serve(moved) as server:
+        app.config["ERP_URL"] = f"http://127.0.0.1:{server.server_port}{SOAP_PATH}"
         with pytest.raises(ConnectorError, match="ERP answered HTTP 308: moved"):
             _credit()
-    finally:
-        server.shutdown()
-        server.server_close()
     assert calls == [SOAP_PATH]  # one POST; the envelope went nowhere else
